@@ -1,0 +1,35 @@
+/**
+ * The write-ahead log: segment files of checksummed, hash-chained, sealed frames. The format is
+ * specified in `docs/wal-format.md`.
+ */
+export { BatchBuilder, type BatchDamageKind, BatchParse, BatchStatus, parseBatch } from './batch.js';
+export { CRC32C_POLYNOMIAL, crc32c, crc32cUpdate } from './crc32c.js';
+export { fsyncDir, nodeWalFs, type WalFs } from './fs.js';
+export { MerkleAccumulator, type MerkleProofStep, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.js';
+export { type ReadWalOptions, readWal, type WalProblemKind, type WalRecord } from './reader.js';
+export {
+  COMMIT_FRAME_BYTES,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  GapReason,
+  type GapReasonValue,
+  RecordFlags,
+} from './record.js';
+export { type RecoverWalOptions, type RecoveryReport, recoverWal } from './recovery.js';
+export {
+  FORMAT_VERSION,
+  parseSegmentFileName,
+  SEAL_MAGIC,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_MAGIC,
+  segmentFileName,
+  type TimeIndexEntry,
+} from './segment.js';
+export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal } from './verify.js';
+export {
+  kDefaultZeroFillAheadBytes,
+  type SealedSegmentInfo,
+  type WalOpenReport,
+  WalWriter,
+  type WalWriterOptions,
+} from './writer.js';

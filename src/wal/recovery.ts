@@ -1,0 +1,265 @@
+/**
+ * `recoverWal`: salvages a damaged WAL into a new directory.
+ *
+ * Every RECORD and GAP frame whose own CRC is intact is copied byte for byte (same seq, time,
+ * flags, payload: never renumbered, never re-encoded), in seq order. After damage the scan resyncs
+ * by trying every 8-byte aligned offset for a CRC-valid frame. Each seq range that is missing is
+ * recorded in the output as a GAP frame with reason RECOVERY_LOSS, so the loss itself stays on
+ * the record.
+ *
+ * The output's batches and hash chain are new: the copied frames are grouped into fresh batches
+ * whose COMMIT chain starts from zero in the output's first segment (the input's chain cannot be
+ * continued across a hole). The output is sealed and passes `verifyWal`.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import type { WalFs } from './fs.js';
+import { align8, checkFrame, FrameCheck, FrameType, GapReason, readU32, readU64 } from './record.js';
+import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX } from './segment.js';
+import type { VerifyProblem } from './verify.js';
+import { WalWriter } from './writer.js';
+
+/** Options of {@link recoverWal}. */
+export interface RecoverWalOptions {
+  /** Writer id of the output segments. Default: the input's (first readable header), else 'recovered'. */
+  nodeId?: string;
+  /** Segment size of the output. Default 64 MiB. */
+  segmentBytes?: number;
+  /** File-system seam for the output writer. */
+  fs?: WalFs;
+}
+
+/** A seq range. */
+export interface SeqRange {
+  readonly fromSeq: number;
+  readonly toSeq: number;
+}
+
+/** Result of {@link recoverWal}. */
+export interface RecoveryReport {
+  readonly input: string;
+  readonly output: string;
+  /** RECORD frames copied. */
+  readonly recordsRecovered: number;
+  /** GAP frames of the input copied as they were. */
+  readonly gapsCopied: number;
+  /** Seq ranges lost (written to the output as RECOVERY_LOSS gaps). */
+  readonly lost: SeqRange[];
+  /** Number of seqs in `lost`. */
+  readonly lostSeqs: number;
+  /**
+   * True when the input's last segment ends in damage: records after the last seq any intact
+   * frame mentions may have existed and cannot be counted.
+   */
+  readonly tailUnknown: boolean;
+  /** Last seq of the output. */
+  readonly lastSeq: number;
+  /** Segments in the output. */
+  readonly segments: number;
+  /** Segments read from the input. */
+  readonly inputSegments: number;
+  /** Damaged regions and other problems found in the input. */
+  readonly problems: VerifyProblem[];
+}
+
+interface Salvaged {
+  readonly seq: number;
+  readonly last: number;
+  readonly type: number;
+  readonly frame: Buffer;
+}
+
+/** Flush the output batch at about this size. */
+const kOutputBatchBytes = 512 * 1024;
+
+/**
+ * Copies every intact frame of the WAL in `input` into a new WAL in `output` (which must not
+ * exist or be empty of segments), writes RECOVERY_LOSS gaps for what is missing, seals it.
+ */
+export async function recoverWal(input: string, output: string, opts: RecoverWalOptions = {}): Promise<RecoveryReport> {
+  if (path.resolve(input) === path.resolve(output)) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
+  }
+  let names: string[];
+  try {
+    names = await fsp.readdir(input);
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `cannot read WAL directory ${input}: ${errnoCode(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  try {
+    const existing = await fsp.readdir(output);
+    if (existing.some((n) => n.endsWith(SEGMENT_SUFFIX))) {
+      throw new IronlogError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `recoverWal: output directory ${output} already holds WAL segments`,
+      );
+    }
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+  const { segments, foreign } = listSegmentFiles(input, names);
+  const problems: VerifyProblem[] = [];
+  for (const name of foreign) {
+    problems.push({
+      kind: 'foreign-file',
+      segment: name,
+      offset: 0,
+      message: `${name} skipped: not an ironlog segment name`,
+    });
+  }
+
+  // The output writer opens lazily, after the first readable header gave the writer id.
+  let nodeId = opts.nodeId;
+  let writer: WalWriter | undefined;
+  const lost: SeqRange[] = [];
+  let lostSeqs = 0;
+  let recordsRecovered = 0;
+  let gapsCopied = 0;
+  let tailUnknown = false;
+  let next = 1;
+  let maxKnown = 0;
+
+  const out = (): WalWriter => {
+    writer ??= WalWriter.open({
+      dir: output,
+      nodeId: nodeId ?? 'recovered',
+      segmentBytes: opts.segmentBytes ?? 64 * 1024 * 1024,
+      segmentMaxAgeMs: Number.MAX_SAFE_INTEGER,
+      zeroFillAheadBytes: 0,
+      fs: opts.fs,
+    });
+    return writer;
+  };
+  const flushIfBig = (): void => {
+    const w = out();
+    if (w.batch.bytes >= kOutputBatchBytes) w.appendBatch();
+  };
+  const addLoss = (fromSeq: number, toSeq: number, segment: string): void => {
+    lost.push({ fromSeq, toSeq });
+    lostSeqs += toSeq - fromSeq + 1;
+    out().batch.addGap(fromSeq, toSeq, GapReason.RECOVERY_LOSS, { recoveredFrom: input, before: segment });
+    flushIfBig();
+  };
+
+  for (let k = 0; k < segments.length; k++) {
+    const seg = segments[k];
+    if (!seg) continue;
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(seg.path);
+    } catch (err) {
+      throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${errnoCode(err) ?? String(err)}`, {
+        cause: err,
+      });
+    }
+    const hr = decodeSegmentHeader(buf, buf.length);
+    if (hr.ok) {
+      nodeId ??= hr.header.writerId || undefined;
+      maxKnown = Math.max(maxKnown, hr.header.firstSeq - 1);
+    } else {
+      problems.push({ kind: 'header', segment: seg.name, offset: 0, message: hr.message });
+    }
+    const salvaged: Salvaged[] = [];
+    let damageStart = -1;
+    let pos = SEGMENT_HEADER_BYTES;
+    const end = buf.length;
+    const closeDamage = (at: number): void => {
+      if (damageStart < 0) return;
+      problems.push({
+        kind: 'checksum',
+        segment: seg.name,
+        offset: damageStart,
+        message: `${at - damageStart} damaged bytes skipped (no valid frame starts in them)`,
+      });
+      damageStart = -1;
+    };
+    while (pos + 8 <= end) {
+      const check = checkFrame(buf, pos, end);
+      if (check === FrameCheck.OK) {
+        closeDamage(pos);
+        const frameBytes = readU32(buf, pos);
+        const type = buf[pos + 8] as number;
+        const seq = readU64(buf, pos + 16);
+        const aux = readU64(buf, pos + 24);
+        const padded = align8(frameBytes);
+        if (type === FrameType.RECORD || type === FrameType.GAP) {
+          const last = type === FrameType.GAP ? aux : seq;
+          salvaged.push({ seq, last, type, frame: Buffer.from(buf.subarray(pos, pos + padded)) });
+          maxKnown = Math.max(maxKnown, last);
+        } else {
+          // COMMIT (aux = last seq of its batch) and SEAL (aux = last seq of the segment) name seqs too.
+          maxKnown = Math.max(maxKnown, aux);
+        }
+        pos += padded;
+        continue;
+      }
+      if (check === FrameCheck.ZERO && readU32(buf, pos + 4) === 0) {
+        // Zeros: zero-filled space after the data (or a zeroed region; its seqs show up as lost).
+        closeDamage(pos);
+        pos += 8;
+        continue;
+      }
+      if (damageStart < 0) damageStart = pos;
+      pos += 8;
+    }
+    if (damageStart >= 0) {
+      closeDamage(end);
+      if (k === segments.length - 1) tailUnknown = true;
+    }
+    if (pos < end && damageStart < 0 && end - pos < 8 && k === segments.length - 1) tailUnknown = true;
+
+    // Frames of one segment are normally in order already; a stable sort handles the rest.
+    salvaged.sort((a, b) => a.seq - b.seq);
+    for (const f of salvaged) {
+      if (f.seq < next) {
+        problems.push({
+          kind: 'duplicate',
+          segment: seg.name,
+          offset: 0,
+          seqFrom: f.seq,
+          seqTo: f.last,
+          message: `frame for seqs ${f.seq}..${f.last} skipped: those seqs were already recovered`,
+        });
+        continue;
+      }
+      if (f.seq > next) addLoss(next, f.seq - 1, seg.name);
+      out().batch.addRawFrame(f.frame, 0);
+      if (f.type === FrameType.RECORD) recordsRecovered++;
+      else gapsCopied++;
+      next = f.last + 1;
+      flushIfBig();
+    }
+  }
+  if (maxKnown >= next) addLoss(next, maxKnown, 'end');
+  let lastSeq = 0;
+  if (writer) {
+    const w = writer;
+    w.appendBatch();
+    w.sync();
+    w.seal();
+    lastSeq = w.lastSeq;
+    w.close();
+  }
+  let outSegments = 0;
+  try {
+    outSegments = listSegmentFiles(output, await fsp.readdir(output)).segments.length;
+  } catch {
+    outSegments = 0;
+  }
+  return {
+    input,
+    output,
+    recordsRecovered,
+    gapsCopied,
+    lost,
+    lostSeqs,
+    tailUnknown,
+    lastSeq,
+    segments: outSegments,
+    inputSegments: segments.length,
+    problems,
+  };
+}
