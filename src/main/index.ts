@@ -1,0 +1,29 @@
+/**
+ * ironlog: durable, tamper-evident event ingest for Node.
+ *
+ * ```ts
+ * import { openSink } from 'ironlog';
+ * const sink = await openSink({ dir: './audit' });
+ * const { seq } = await sink.emit({ user: 'u1', action: 'login' }); // durable (fdatasync'd)
+ * await sink.close();
+ * ```
+ * @packageDocumentation
+ */
+
+export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
+export type { WalFs } from '../wal/fs.js';
+export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
+export { readWal, recoverWal, verifyWal } from '../wal/index.js';
+export type { SealedSegment } from '../workers/messages.js';
+export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from './errors.js';
+export {
+  type AckLevel,
+  kDefaultSinkOptions,
+  type OnFull,
+  type ResolvedSinkOptions,
+  resolveSinkOptions,
+  type SinkOptions,
+  type SyncMode,
+} from './options.js';
+export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
+export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';

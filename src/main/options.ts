@@ -1,0 +1,265 @@
+import { ErrorCodes, IronlogError } from './errors.js';
+
+/** How the writer makes a batch durable. See `docs/durability.md`. */
+export type SyncMode = 'batch' | 'always' | 'interval' | 'none';
+/** When `emit()` resolves. */
+export type AckLevel = 'durable' | 'written' | 'replicated';
+/** What `emit()` does when the ring buffer has no room. */
+export type OnFull = 'wait' | 'reject';
+
+/** Options of {@link openSink}. Every option but `dir` is optional; defaults are the safe ones. */
+export interface SinkOptions {
+  /** Directory of the write-ahead log. Created if missing. Only one sink may hold it at a time. */
+  dir: string;
+  /**
+   * Identifies this writer in segment headers (and, with replication, in object names).
+   * 1-24 bytes of `[A-Za-z0-9._-]`. Default: `'node'`.
+   */
+  nodeId?: string;
+  /**
+   * `'batch'` (default): group commit, one `fdatasync` for everything the writer drained at once.
+   * `'always'`: one `fdatasync` per record (slow, same guarantee, lower batching).
+   * `'interval'`: `fdatasync` every `syncIntervalMs`; acks still wait for it.
+   * `'none'`: acks after `write()`, no `fdatasync` at all. **Loses acknowledged data on power
+   * loss.** For benchmarks only.
+   */
+  syncMode?: SyncMode;
+  /** Milliseconds between fsyncs with `syncMode: 'interval'`. Default 10. Range 1-60,000. */
+  syncIntervalMs?: number;
+  /**
+   * `'durable'` (default): resolve after `fdatasync`. `'written'`: resolve once the record is in
+   * the page cache (survives a process crash, not a power loss). `'replicated'` needs replication
+   * (not available in this version).
+   */
+  ack?: AckLevel;
+  /** `'wait'` (default): an emit waits for room in the ring. `'reject'`: fail fast with `ERR_IRONLOG_BACKPRESSURE`. */
+  onFull?: OnFull;
+  /**
+   * Size of the shared ring buffer in bytes (power of two, 64 KiB - 1 GiB). Default 8 MiB.
+   * Bigger rides out longer disk stalls before producers wait; it is memory, not durability.
+   */
+  ringBytes?: number;
+  /** Largest encoded (msgpack) event in bytes. Default 1 MiB. Must fit in a quarter of `ringBytes`. */
+  maxEventBytes?: number;
+  /**
+   * Upper bound of one group-commit batch in bytes. Default 1 MiB. The writer drains everything
+   * published up to this bound; capping batches lower costs throughput (DESIGN §8).
+   */
+  maxBatchBytes?: number;
+  /** Roll to a new segment at this size. Default 64 MiB. Range 64 KiB - 4 GiB. */
+  segmentBytes?: number;
+  /**
+   * Seal the open segment once it is this old, even with no new events, so that replication lag
+   * is bounded. Default 60,000 ms.
+   */
+  segmentMaxAgeMs?: number;
+  /**
+   * Clock for event timestamps, in milliseconds since the epoch (fractions allowed). Default
+   * `performance.timeOrigin + performance.now()`. For tests.
+   */
+  clock?: () => number;
+  /**
+   * Advanced, for fault-injection tests and the torture suite: absolute path of an ES module
+   * exporting `createWalFs(base: WalFs, data: unknown): WalFs`, loaded by the writer worker.
+   */
+  walFsModule?: string;
+  /** Structured-cloneable data handed to `createWalFs` (e.g. a SharedArrayBuffer of fault switches). */
+  walFsModuleData?: unknown;
+  /** Reserved for the replication issue; passing it now fails with a clear error. */
+  replication?: unknown;
+  /** Reserved for the compliance issue; passing it now fails with a clear error. */
+  compliance?: unknown;
+  /** Reserved for the metrics issue; passing it now fails with a clear error. */
+  metrics?: unknown;
+}
+
+/** {@link SinkOptions} after validation and defaults. */
+export interface ResolvedSinkOptions {
+  readonly dir: string;
+  readonly nodeId: string;
+  readonly syncMode: SyncMode;
+  readonly syncIntervalMs: number;
+  readonly ack: 'durable' | 'written';
+  readonly onFull: OnFull;
+  readonly ringBytes: number;
+  readonly maxEventBytes: number;
+  readonly maxBatchBytes: number;
+  readonly segmentBytes: number;
+  readonly segmentMaxAgeMs: number;
+  readonly walFsModule: string | undefined;
+  readonly walFsModuleData: unknown;
+}
+
+export const kDefaultSinkOptions = Object.freeze({
+  nodeId: 'node',
+  syncMode: 'batch' as SyncMode,
+  syncIntervalMs: 10,
+  ack: 'durable' as const,
+  onFull: 'wait' as OnFull,
+  ringBytes: 8 * 1024 * 1024,
+  maxEventBytes: 1024 * 1024,
+  maxBatchBytes: 1024 * 1024,
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMaxAgeMs: 60_000,
+});
+
+/** Room kept in every segment for its header, a batch's frame overhead and the seal. */
+const kSegmentReserveBytes = 8 * 1024;
+const kNodeIdPattern = /^[A-Za-z0-9._-]{1,24}$/;
+const kSyncModes: readonly SyncMode[] = ['batch', 'always', 'interval', 'none'];
+const kOnFull: readonly OnFull[] = ['wait', 'reject'];
+
+function invalid(message: string): IronlogError {
+  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
+}
+
+function integerIn(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`options.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(`options.${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  }
+  return value as T;
+}
+
+const kKnownOptions = new Set([
+  'dir',
+  'nodeId',
+  'syncMode',
+  'syncIntervalMs',
+  'ack',
+  'onFull',
+  'ringBytes',
+  'maxEventBytes',
+  'maxBatchBytes',
+  'segmentBytes',
+  'segmentMaxAgeMs',
+  'clock',
+  'walFsModule',
+  'walFsModuleData',
+  'replication',
+  'compliance',
+  'metrics',
+]);
+
+/** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
+export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw invalid('options must be an object with at least { dir }');
+  }
+  for (const key of Object.keys(input)) {
+    if (!kKnownOptions.has(key)) throw invalid(`options.${key} is not a known option`);
+  }
+  const { dir } = input;
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw invalid('options.dir must be a non-empty string (the WAL directory)');
+  }
+  const nodeId = input.nodeId ?? kDefaultSinkOptions.nodeId;
+  if (typeof nodeId !== 'string' || !kNodeIdPattern.test(nodeId)) {
+    throw invalid(`options.nodeId must be 1-24 characters of [A-Za-z0-9._-], got ${JSON.stringify(nodeId)}`);
+  }
+  const syncMode = oneOf('syncMode', input.syncMode, kSyncModes, kDefaultSinkOptions.syncMode);
+  const syncIntervalMs = integerIn(
+    'syncIntervalMs',
+    input.syncIntervalMs,
+    1,
+    60_000,
+    kDefaultSinkOptions.syncIntervalMs,
+  );
+  if (input.ack === 'replicated') {
+    throw invalid("options.ack 'replicated' needs options.replication, which this version does not support yet");
+  }
+  const ack = oneOf<'durable' | 'written'>('ack', input.ack, ['durable', 'written'], kDefaultSinkOptions.ack);
+  const onFull = oneOf('onFull', input.onFull, kOnFull, kDefaultSinkOptions.onFull);
+  const ringBytes = integerIn(
+    'ringBytes',
+    input.ringBytes,
+    64 * 1024,
+    1024 * 1024 * 1024,
+    kDefaultSinkOptions.ringBytes,
+  );
+  if ((ringBytes & (ringBytes - 1)) !== 0) {
+    throw invalid(`options.ringBytes must be a power of two, got ${ringBytes}`);
+  }
+  const segmentBytes = integerIn(
+    'segmentBytes',
+    input.segmentBytes,
+    64 * 1024,
+    4 * 1024 * 1024 * 1024,
+    kDefaultSinkOptions.segmentBytes,
+  );
+  // Defaults shrink to fit a small ring or segment; explicit values are checked, never shrunk.
+  const maxEventBytes = integerIn(
+    'maxEventBytes',
+    input.maxEventBytes,
+    1,
+    256 * 1024 * 1024,
+    Math.min(kDefaultSinkOptions.maxEventBytes, ringBytes / 4 - 64, segmentBytes / 4),
+  );
+  if (maxEventBytes > ringBytes / 4 - 64) {
+    throw invalid(
+      `options.maxEventBytes must be at most ringBytes/4 - 64 (${ringBytes / 4 - 64}), got ${maxEventBytes}`,
+    );
+  }
+  const maxBatchBytes = integerIn(
+    'maxBatchBytes',
+    input.maxBatchBytes,
+    4 * 1024,
+    256 * 1024 * 1024,
+    Math.min(kDefaultSinkOptions.maxBatchBytes, segmentBytes / 4),
+  );
+  // A batch may overshoot maxBatchBytes by one event; it must always fit in an empty segment
+  // with its header and seal, or it could never be written.
+  if (segmentBytes < maxBatchBytes + maxEventBytes + kSegmentReserveBytes) {
+    throw invalid(
+      `options.segmentBytes (${segmentBytes}) must be at least maxBatchBytes + maxEventBytes + ${kSegmentReserveBytes} (${maxBatchBytes + maxEventBytes + kSegmentReserveBytes})`,
+    );
+  }
+  const segmentMaxAgeMs = integerIn(
+    'segmentMaxAgeMs',
+    input.segmentMaxAgeMs,
+    10,
+    365 * 24 * 3600 * 1000,
+    kDefaultSinkOptions.segmentMaxAgeMs,
+  );
+  if (input.clock !== undefined && typeof input.clock !== 'function') {
+    throw invalid('options.clock must be a function returning milliseconds since the epoch');
+  }
+  if (
+    input.walFsModule !== undefined &&
+    (typeof input.walFsModule !== 'string' || !input.walFsModule.startsWith('/'))
+  ) {
+    throw invalid('options.walFsModule must be an absolute path to an ES module');
+  }
+  if (input.replication !== undefined) {
+    throw invalid('options.replication is not supported by this version yet (see the replication issue)');
+  }
+  if (input.compliance !== undefined) {
+    throw invalid('options.compliance is not supported by this version yet (see the compliance issue)');
+  }
+  if (input.metrics !== undefined) {
+    throw invalid('options.metrics is not supported by this version yet (see the metrics issue)');
+  }
+  return {
+    dir,
+    nodeId,
+    syncMode,
+    syncIntervalMs,
+    ack,
+    onFull,
+    ringBytes,
+    maxEventBytes,
+    maxBatchBytes,
+    segmentBytes,
+    segmentMaxAgeMs,
+    walFsModule: input.walFsModule,
+    walFsModuleData: input.walFsModuleData,
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * `openSink()` and the {@link Sink}: the public face of the durable core. The sink owns the
+ * writer worker and the directory lock; the main thread's {@link Producer} does the emitting.
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { CommitState, RingState } from '../groupcommit/commit-state.js';
+import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
+import { I32 } from '../ringbuffer/layout.js';
+import { wakeConsumer } from '../ringbuffer/ring.js';
+import { readWal, type WalRecord } from '../wal/reader.js';
+import { type VerifyReport, verifyWal } from '../wal/verify.js';
+import type { SealedSegment, WriterInit, WriterToMain } from '../workers/messages.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
+import { assertNever, ErrorCodes, IronlogError } from './errors.js';
+import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
+import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
+
+/** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
+const kFaultRetryMs = 200;
+
+/** Options of {@link Sink.replay}. */
+export interface ReplayOptions {
+  /** First seq to return (inclusive). */
+  fromSeq?: number;
+  /** Last seq to return (inclusive). */
+  toSeq?: number;
+  /** Only records whose time is at or after this instant. */
+  from?: Date;
+  /** Only records whose time is before this instant. */
+  to?: Date;
+}
+
+/** Events on {@link Sink.events}. */
+export interface SinkEvents {
+  /** A segment was sealed (the replicator's cue). */
+  sealed: [segment: SealedSegment];
+  /** A write or fsync failed; emits are refused until it clears. */
+  fault: [error: IronlogError];
+  /** The fault cleared; `gapFromSeq..gapToSeq` were rejected and are named by a gap record. */
+  faultCleared: [gap: { gapFromSeq: number; gapToSeq: number }];
+}
+
+/**
+ * A durable event sink over one WAL directory. Create it with {@link openSink}.
+ *
+ * `emit()` resolves only after the event is written and `fdatasync`'d (with the default
+ * `ack: 'durable'`); many concurrent emits share one fsync.
+ */
+export class Sink {
+  /**
+   * Lifecycle events: `sealed`, `fault`, `faultCleared` (see {@link SinkEvents}). A separate
+   * emitter, because `emit` is the sink's own verb.
+   */
+  readonly events: EventEmitter<SinkEvents> = new EventEmitter<SinkEvents>();
+  /** The options in force, after validation and defaults. */
+  readonly options: ResolvedSinkOptions;
+  readonly #lock: DirLock;
+  readonly #sab: SharedArrayBuffer;
+  readonly #state: CommitState;
+  readonly #producer: Producer;
+  readonly #stats: WriterStats;
+  #closePromise: Promise<void> | undefined;
+  #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #exited = false;
+  readonly #exitPromise: Promise<void>;
+
+  /** @internal Use {@link openSink}. */
+  constructor(
+    options: ResolvedSinkOptions,
+    worker: Worker,
+    lock: DirLock,
+    sab: SharedArrayBuffer,
+    clock: (() => number) | undefined,
+  ) {
+    this.options = options;
+    this.#lock = lock;
+    this.#sab = sab;
+    this.#state = new CommitState(sab);
+    this.#stats = new WriterStats(sab);
+    this.#producer = new Producer(sab, {
+      maxEventBytes: options.maxEventBytes,
+      onFull: options.onFull,
+      ack: options.ack,
+      clock,
+    });
+    worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
+    worker.on('error', (err) => this.#onWorkerGone(err));
+    this.#exitPromise = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('exit', (code) => this.#onWorkerGone(new Error(`writer worker exited with code ${code}`)));
+  }
+
+  /** Appends one event; resolves with its seq once durable. See {@link Producer.emit}. */
+  emit(event: unknown): Promise<Ack> {
+    return this.#producer.emit(event);
+  }
+
+  /** Appends several events with one claim; one ack per event, in order. */
+  emitBatch(events: readonly unknown[]): Promise<Ack[]> {
+    return this.#producer.emitBatch(events);
+  }
+
+  /** Appends one already msgpack-encoded event (skips the encoder). */
+  emitEncoded(payload: Uint8Array): Promise<Ack> {
+    return this.#producer.emitEncoded(payload);
+  }
+
+  /** Appends several already msgpack-encoded events with one claim. */
+  emitEncodedBatch(payloads: readonly Uint8Array[]): Promise<Ack[]> {
+    return this.#producer.emitEncodedBatch(payloads);
+  }
+
+  /** Resolves once everything emitted so far (by any thread) is durable or rejected. */
+  flush(): Promise<void> {
+    return this.#producer.flush();
+  }
+
+  /**
+   * A structured-cloneable descriptor for emitting from another thread: post it to a worker
+   * and call {@link connectProducer} there.
+   */
+  producer(): ProducerDescriptor {
+    return {
+      kind: 'ironlog-producer',
+      version: 1,
+      sab: this.#sab,
+      maxEventBytes: this.options.maxEventBytes,
+      onFull: this.options.onFull,
+      ack: this.options.ack,
+    };
+  }
+
+  /** The last seq that is durable (fdatasync'd). */
+  get durableSeq(): number {
+    return this.#state.durableSeq;
+  }
+
+  /** True once `close()` was called or the writer is gone. */
+  get closed(): boolean {
+    return this.#closePromise !== undefined || this.#exited;
+  }
+
+  /** The writer's counters (records, bytes, batches, fsync timings), read from shared memory. */
+  stats(): WriterStatsSnapshot {
+    return this.#stats.snapshot();
+  }
+
+  /**
+   * Reads the records back in seq order, up to what was durable when the call was made.
+   * Works while the sink is writing.
+   */
+  async *replay(options: ReplayOptions = {}): AsyncGenerator<WalRecord> {
+    const durable = this.#state.durableSeq;
+    const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
+    yield* readWal(this.options.dir, { ...options, toSeq, live: true });
+  }
+
+  /** Checks every checksum, the hash chain, seals and seq continuity of what is durable now. */
+  async verify(): Promise<VerifyReport> {
+    await this.flush();
+    return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+  }
+
+  /**
+   * Stops accepting events, waits until every event already emitted is durable (or rejected),
+   * fsyncs and stops the writer. The open segment stays open; the next `openSink` continues it.
+   */
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    this.#closePromise = this.#close();
+    return this.#closePromise;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      if (!this.#exited) {
+        // Emits waiting for ring space were called before close(): let them in first.
+        await this.#producer.drainWaiting();
+        const done = new Promise<void>((resolve, reject) => {
+          this.#closed = { resolve, reject };
+        });
+        const st = this.#state.state;
+        if (st === RingState.OPEN || st === RingState.FAULTED) {
+          Atomics.store(this.#state.i32, I32.STATE, RingState.CLOSING);
+          this.#state.notify();
+          wakeConsumer(this.#sab);
+        }
+        await done;
+        // The worker ends by itself after 'closed'; wait for it so no thread outlives close().
+        await this.#exitPromise;
+      }
+    } finally {
+      this.#producer.dispose();
+      this.#lock.release();
+    }
+  }
+
+  #onMessage(msg: WriterToMain): void {
+    switch (msg.type) {
+      case 'ready':
+        return;
+      case 'sealed':
+        this.events.emit('sealed', msg.segment);
+        return;
+      case 'fault':
+        this.events.emit('fault', IronlogError.fromWire(msg.error));
+        return;
+      case 'fault-cleared':
+        this.events.emit('faultCleared', { gapFromSeq: msg.gapFromSeq, gapToSeq: msg.gapToSeq });
+        return;
+      case 'closed':
+        this.#closed?.resolve();
+        return;
+      case 'fatal': {
+        const err = IronlogError.fromWire(msg.error);
+        this.#producer.terminate(
+          new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed: ${err.message}`, { cause: err }),
+        );
+        this.#closed?.reject(err);
+        return;
+      }
+      default:
+        assertNever(msg, 'writer message');
+    }
+  }
+
+  #onWorkerGone(cause: Error): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    const st = this.#state.state;
+    if (st === RingState.CLOSED) {
+      this.#closed?.resolve();
+      return;
+    }
+    // Tell every producer thread: their waiters see DEAD and reject what is outstanding.
+    Atomics.store(this.#state.i32, I32.STATE, RingState.DEAD);
+    this.#state.notify();
+    const err = new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker exited unexpectedly: ${cause.message}`, {
+      cause,
+    });
+    this.#producer.terminate(err);
+    this.#closed?.reject(err);
+    this.#lock.release();
+  }
+}
+
+/**
+ * Opens (creating if needed) the WAL in `options.dir`, recovers a torn tail left by a crash,
+ * starts the writer worker and returns a ready {@link Sink}.
+ *
+ * Rejects with `ERR_IRONLOG_INVALID_OPTION` for bad options, `ERR_IRONLOG_WAL_LOCKED` when
+ * another sink holds the directory, `ERR_IRONLOG_WAL_CORRUPT` when the WAL is damaged before its
+ * tail (run `ironlog recover`), `ERR_IRONLOG_IO` when the directory cannot be used.
+ */
+export async function openSink(options: SinkOptions): Promise<Sink> {
+  const resolved = resolveSinkOptions(options);
+  const dir = path.resolve(resolved.dir);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `cannot create the WAL directory ${dir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const lock = acquireDirLock(dir);
+  const init: WriterInit = {
+    dir,
+    nodeId: resolved.nodeId,
+    syncMode: resolved.syncMode,
+    syncIntervalMs: resolved.syncIntervalMs,
+    ringBytes: resolved.ringBytes,
+    maxEventBytes: resolved.maxEventBytes,
+    maxBatchBytes: resolved.maxBatchBytes,
+    segmentBytes: resolved.segmentBytes,
+    segmentMaxAgeMs: resolved.segmentMaxAgeMs,
+    faultRetryMs: kFaultRetryMs,
+    walFsModule: resolved.walFsModule,
+    walFsModuleData: resolved.walFsModuleData,
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), { workerData: init });
+  } catch (err) {
+    lock.release();
+    throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let ready: { sab: SharedArrayBuffer };
+  try {
+    ready = await new Promise((resolve, reject) => {
+      const onMessage = (msg: WriterToMain): void => {
+        if (msg.type === 'ready') {
+          cleanup();
+          resolve({ sab: msg.sab });
+        } else if (msg.type === 'fatal') {
+          cleanup();
+          reject(IronlogError.fromWire(msg.error));
+        }
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(
+          new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed to start: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker exited during start-up (code ${code})`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  } catch (err) {
+    await worker.terminate();
+    lock.release();
+    throw err;
+  }
+  return new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+}

@@ -1,0 +1,82 @@
+/**
+ * The writer worker: opens (and recovers) the WAL, creates the ring, and runs the group-commit
+ * loop until the sink closes. Wiring only; the logic lives in groupcommit/ and wal/.
+ */
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { runCommitLoop } from '../../groupcommit/commit-loop.js';
+import { CommitState, RingState } from '../../groupcommit/commit-state.js';
+import { ErrorCodes, IronlogError, isIronlogError } from '../../main/errors.js';
+import { frameBytesFor } from '../../ringbuffer/layout.js';
+import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
+import { nodeWalFs, type WalFs } from '../../wal/fs.js';
+import { WalWriter } from '../../wal/writer.js';
+import type { WriterInit, WriterToMain } from '../messages.js';
+
+const init = workerData as WriterInit;
+
+function post(msg: WriterToMain): void {
+  parentPort?.postMessage(msg);
+}
+
+function toIronlog(err: unknown): IronlogError {
+  return isIronlogError(err)
+    ? err
+    : new IronlogError(ErrorCodes.INTERNAL, `writer worker failed: ${(err as Error)?.stack ?? String(err)}`, {
+        cause: err,
+      });
+}
+
+async function loadFs(): Promise<WalFs> {
+  if (init.walFsModule === undefined) return nodeWalFs;
+  const mod = (await import(pathToFileURL(init.walFsModule).href)) as {
+    createWalFs?: (base: WalFs, data: unknown) => WalFs;
+  };
+  if (typeof mod.createWalFs !== 'function') {
+    throw new IronlogError(
+      ErrorCodes.INVALID_OPTION,
+      `options.walFsModule ${init.walFsModule} does not export createWalFs()`,
+    );
+  }
+  return mod.createWalFs(nodeWalFs, init.walFsModuleData);
+}
+
+async function main(): Promise<void> {
+  let wal: WalWriter;
+  try {
+    wal = WalWriter.open({
+      dir: init.dir,
+      nodeId: init.nodeId,
+      segmentBytes: init.segmentBytes,
+      segmentMaxAgeMs: init.segmentMaxAgeMs,
+      fs: await loadFs(),
+      onSealed: (segment) => post({ type: 'sealed', segment }),
+    });
+  } catch (err) {
+    post({ type: 'fatal', error: toIronlog(err).toWire() });
+    return;
+  }
+  const sab = createRingSab(init.ringBytes, frameBytesFor(init.maxEventBytes), wal.lastSeq);
+  const state = new CommitState(sab);
+  post({ type: 'ready', sab, lastSeq: wal.lastSeq });
+  try {
+    runCommitLoop({
+      consumer: new RingConsumer(sab, wal.lastSeq),
+      wal,
+      sab,
+      init,
+      onFault: (error) => post({ type: 'fault', error: error.toWire() }),
+      onFaultCleared: (gapFromSeq, gapToSeq) => post({ type: 'fault-cleared', gapFromSeq, gapToSeq }),
+    });
+    wal.close();
+    const lastSeq = wal.lastSeq;
+    state.setState(RingState.CLOSED);
+    post({ type: 'closed', lastSeq });
+  } catch (err) {
+    // Every producer must hear of it: their acks would otherwise wait forever.
+    state.setState(RingState.DEAD);
+    post({ type: 'fatal', error: toIronlog(err).toWire() });
+  }
+}
+
+void main();
