@@ -1,0 +1,52 @@
+/**
+ * `ironlog` command-line entry: one file per command, wired here with commander.
+ * Exit codes: 0 success, 1 corruption found (verify), 2 usage or I/O error.
+ */
+import { Command, CommanderError } from 'commander';
+import { isIronlogError } from '../main/errors.js';
+import { registerRecover } from './recover.js';
+import { registerReplay } from './replay.js';
+import { registerVerify } from './verify.js';
+import { packageVersion, registerVersion } from './version.js';
+
+/** Exit codes shared by every command. */
+export const ExitCode = { OK: 0, CORRUPT: 1, USAGE: 2 } as const;
+
+/** Builds the program (exported for tests and for embedding). */
+export function buildProgram(): Command {
+  const program = new Command('ironlog')
+    .description('Durable, tamper-evident audit log: inspect, verify, replay and recover ironlog WAL directories.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerVerify(program);
+  registerReplay(program);
+  registerRecover(program);
+  registerVersion(program);
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ ironlog verify --dir ./audit
+  $ ironlog replay --dir ./audit --from-seq 100 --format ndjson
+  $ ironlog recover --input ./damaged --output ./recovered`,
+  );
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with exit code 0 through the same path.
+      return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    const message = isIronlogError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.stack ?? err);
+    process.stderr.write(`ironlog: ${message}\n`);
+    return ExitCode.USAGE;
+  }
+}
