@@ -1,0 +1,37 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** A temp directory removed by `dispose()` (use in afterEach). */
+export class TempDir {
+  readonly path: string;
+
+  constructor(prefix = 'ironlog-test-') {
+    this.path = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  }
+
+  join(...parts: string[]): string {
+    return path.join(this.path, ...parts);
+  }
+
+  dispose(): void {
+    fs.rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+/** Polls `cond` every few ms until true or `timeoutMs` passes (for states owned by another thread). */
+export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Resolves with the arguments of the next `event` on `emitter`. */
+export function once<T extends unknown[]>(
+  emitter: { once(event: string, cb: (...args: T) => void): unknown },
+  event: string,
+): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
+}
