@@ -38,6 +38,12 @@ export const ErrorCodes = {
   WORKER_EXITED: 'ERR_IRONLOG_WORKER_EXITED',
   /** A message or shared-memory state that cannot happen did happen: a bug, please report it. */
   INTERNAL: 'ERR_IRONLOG_INTERNAL',
+  /** A replication backend (S3, Azure, GCS, directory) failed a request; retried with backoff. */
+  BACKEND: 'ERR_IRONLOG_BACKEND',
+  /** A replica exists with a different SHA-256 than the local sealed segment: never overwritten, alert. */
+  REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
+  /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
+  REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
