@@ -1,49 +1,243 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { readWal } from '../wal/reader.js';
+import * as fsp from 'node:fs/promises';
+import { type Command, Option } from 'commander';
+import { ErrorCodes, IronlogError } from '../main/errors.js';
+import type { RemoteRecord } from '../replication/readback.js';
+import { listWalDir, readWal, type WalRecord } from '../wal/reader.js';
+import {
+  dateArg,
+  dateOrSourceArg,
+  listenForStop,
+  nodeListArg,
+  parseDurationMs,
+  resolveReadTarget,
+  seqArg,
+  sleepUnlessStopped,
+} from './args.js';
+import { compileFilter, type RecordFilter } from './filter.js';
+import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
+import { WalTailer } from './wal-tail.js';
 
-function seqArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
+interface ReplayOptions {
+  dir?: string;
+  /** A replicated history (backend URL). */
+  source?: string;
+  nodes?: string[];
+  allowPrunedStart?: boolean;
+  fromSeq?: number;
+  toSeq?: number;
+  /** A start time, or (a string) a backend URL: see `dateOrSourceArg`. */
+  from?: Date | string;
+  to?: Date;
+  format: 'ndjson' | 'json' | 'table';
+  filter?: string;
+  follow?: boolean;
+  pollInterval: number;
 }
 
-function dateArg(value: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 date, e.g. 2026-11-22T10:00:00Z');
-  return d;
+/** A cheap fingerprint of the WAL directory: segment names and the last one's size and mtime. */
+async function walFingerprint(dir: string): Promise<string> {
+  const segs = await listWalDir(dir);
+  const last = segs[segs.length - 1];
+  if (!last) return '';
+  // Size alone is not enough: the writer pre-zeroes segments and writes inside that space.
+  let stamp = '';
+  try {
+    const st = await fsp.stat(last.path, { bigint: true });
+    stamp = `${st.size}:${st.mtimeNs}`;
+  } catch {
+    // Renamed or deleted between the listing and the stat: the next poll sees the new state.
+  }
+  return `${segs.length}:${last.name}:${stamp}`;
 }
 
+/** `ironlog replay`: records in seq order, optionally following a live WAL. */
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('print the records of a WAL directory in seq order')
-    .requiredOption('--dir <dir>', 'the WAL directory')
-    .option('--from-seq <n>', 'first seq (inclusive)', seqArg)
-    .option('--to-seq <n>', 'last seq (inclusive)', seqArg)
-    .option('--from <iso>', 'only records at or after this time', dateArg)
+    .description(
+      'print the records of a WAL directory in seq order (optionally following new ones, like tail -f), or of a replicated multi-node history merged by time',
+    )
+    .option('--dir <dir>', 'the WAL directory')
+    .option(
+      '--source <url>',
+      'a replicated history instead of --dir: s3://bucket/prefix, azure://container/prefix, gs://bucket/prefix, file:///dir',
+    )
+    .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
+    .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
+    .option('--from-seq <n>', 'first seq (inclusive; per node with a source)', seqArg)
+    .option('--to-seq <n>', 'last seq (inclusive; per node with a source)', seqArg)
+    .option(
+      '--from <iso|url>',
+      'only records at or after this time (skips whole segments by their seal); a URL (s3://...) here is the source, same as --source',
+      dateOrSourceArg,
+    )
     .option('--to <iso>', 'only records before this time', dateArg)
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'json', 'table']).default('ndjson'))
+    .option('--filter <expr>', "only records matching this expression, e.g. 'level >= 40' (see docs/cli.md)")
+    .option('-f, --follow', 'keep running and print new records as they become durable (stop with Ctrl-C)')
+    .option('--poll-interval <duration>', 'how often --follow looks for new records', parseDurationMs, 250)
     .addHelpText(
       'after',
-      '\nndjson prints one object per line: {"seq":1,"time":"2026-11-22T10:00:00.000Z","event":{...}}\n\nExample:\n  $ ironlog replay --dir ./audit --from 2026-11-22T00:00:00Z --format table',
+      `
+ndjson prints one object per line: {"seq":1,"time":"2026-11-22T10:00:00.000Z","event":{...}}
+Binary payloads print as {"$base64":"..."}. With --follow, --format json is not allowed.
+
+From a source (--source <url>, or --from <url>), every node's records are checked, each node's
+kept in seq order, all merged by time (ties: nodeId, then seq), and each line carries its node:
+{"nodeId":"node-a","seq":1,"time":"...","event":{...}}. --source is the unambiguous form: with it,
+--from/--to keep their time meaning. Credentials: the SDKs' usual ones (AWS default chain, Google
+ADC, AZURE_STORAGE_CONNECTION_STRING); S3 endpoint/region/forcePathStyle go in the query string.
+
+Examples:
+  $ ironlog replay --dir ./audit --from 2026-11-22T00:00:00Z --to 2026-11-23T00:00:00Z --format table
+  $ ironlog replay --dir ./audit --from-seq 1000 --follow | jq .event
+  $ ironlog replay --source 's3://audit-prod/audit?region=eu-west-1' --from 2026-11-22T00:00:00Z
+  $ ironlog replay --from 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a --format table`,
     )
-    .action(async (opts: { dir: string; fromSeq?: number; toSeq?: number; from?: Date; to?: Date; format: string }) => {
-      const out = process.stdout;
-      const iter = readWal(opts.dir, { fromSeq: opts.fromSeq, toSeq: opts.toSeq, from: opts.from, to: opts.to });
+    .action(async (opts: ReplayOptions) => {
+      const fromUrl = typeof opts.from === 'string' ? opts.from : undefined;
+      const from = opts.from instanceof Date ? opts.from : undefined;
+      const target = resolveReadTarget({ dir: opts.dir, source: opts.source, fromUrl });
+      if (target.kind === 'remote') {
+        await replayRemote(target.url, { ...opts, from });
+        return;
+      }
+      if (opts.nodes !== undefined || opts.allowPrunedStart) {
+        throw new IronlogError(
+          ErrorCodes.INVALID_ARGUMENT,
+          '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
+        );
+      }
+      const dir = target.dir;
+      if (opts.follow && opts.format === 'json') {
+        throw new IronlogError(
+          ErrorCodes.INVALID_ARGUMENT,
+          '--follow prints an endless stream: use --format ndjson or table, not json',
+        );
+      }
+      exitOnBrokenPipe();
+      const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
+      const out = new ChunkWriter(process.stdout);
       let first = true;
-      if (opts.format === 'json') out.write('[');
-      if (opts.format === 'table') out.write(`${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
-      for await (const r of iter) {
-        const line = { seq: r.seq, time: r.time.toISOString(), event: r.event };
+      if (opts.format === 'json') await out.write('[');
+      if (opts.format === 'table') await out.write(`${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
+      const print = async (r: WalRecord): Promise<void> => {
+        const rec = recordJson(r);
+        if (filter && !filter(rec)) return;
         if (opts.format === 'ndjson') {
-          out.write(`${JSON.stringify(line)}\n`);
+          await out.write(`${toJson(rec)}\n`);
         } else if (opts.format === 'json') {
-          out.write(`${first ? '\n' : ',\n'}  ${JSON.stringify(line)}`);
+          await out.write(`${first ? '\n' : ',\n'}  ${toJson(rec)}`);
         } else {
-          out.write(`${String(r.seq).padStart(10)}  ${line.time.padEnd(24)}  ${JSON.stringify(r.event)}\n`);
+          await out.write(`${String(r.seq).padStart(10)}  ${rec.time.padEnd(24)}  ${toJson(r.event)}\n`);
         }
         first = false;
+      };
+      const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
+      let nextSeq = opts.fromSeq ?? 1;
+      const stop = opts.follow ? listenForStop() : undefined;
+      try {
+        // Taken before reading: anything appended while we read changes it, so nothing is missed.
+        let seen = stop ? await walFingerprint(dir) : '';
+        // What exists now: readWal skips sealed segments by their seals and seeks with their index.
+        const iter = readWal(dir, {
+          fromSeq: nextSeq,
+          toSeq: opts.toSeq,
+          from,
+          to: opts.to,
+          live: stop !== undefined,
+        });
+        for await (const r of iter) {
+          nextSeq = r.seq + 1;
+          await print(r);
+        }
+        if (stop && nextSeq <= toSeq) {
+          // Then follow: the tailer parses only what is appended from here on.
+          const tailer = new WalTailer(dir, nextSeq);
+          const fromUs = from ? from.getTime() * 1000 : Number.NEGATIVE_INFINITY;
+          const toUs = opts.to ? opts.to.getTime() * 1000 : Number.POSITIVE_INFINITY;
+          let done = false;
+          while (!done && !stop.stopped) {
+            await out.flush();
+            while (!stop.stopped && (await walFingerprint(dir)) === seen) {
+              await sleepUnlessStopped(opts.pollInterval, stop);
+            }
+            if (stop.stopped) break;
+            seen = await walFingerprint(dir);
+            for await (const r of tailer.poll()) {
+              if (r.seq > toSeq) {
+                done = true;
+                break;
+              }
+              if (r.timeUs >= fromUs && r.timeUs < toUs) await print(r);
+            }
+            if (tailer.nextSeq > toSeq) done = true;
+          }
+        }
+      } finally {
+        // Records read before an error (damage further on) are still printed.
+        await out.flush();
       }
-      if (opts.format === 'json') out.write(first ? ']\n' : '\n]\n');
+      stop?.dispose();
+      if (opts.format === 'json') await out.write(first ? ']\n' : '\n]\n');
+      await out.flush();
     });
+}
+
+/**
+ * `replay` of a replicated history: `readRemoteWal` checks every object and each node's chain,
+ * keeps each node in seq order and merges the nodes by time; every printed record names its node.
+ * `--from-seq`/`--to-seq` apply to each node's own seqs.
+ */
+async function replayRemote(
+  url: string,
+  opts: Omit<ReplayOptions, 'from'> & { from: Date | undefined },
+): Promise<void> {
+  if (opts.follow) {
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      '--follow tails a local WAL (--dir); a replicated history is read once',
+    );
+  }
+  // Loaded only here: the storage SDKs stay out of a local replay.
+  const { readRemoteWal } = await import('../replication/readback.js');
+  exitOnBrokenPipe();
+  const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
+  const fromSeq = opts.fromSeq ?? 1;
+  const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
+  const out = new ChunkWriter(process.stdout);
+  let first = true;
+  if (opts.format === 'json') await out.write('[');
+  if (opts.format === 'table') {
+    await out.write(`${'node'.padEnd(12)}  ${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
+  }
+  const print = async (r: RemoteRecord): Promise<void> => {
+    const rec = { nodeId: r.nodeId, ...recordJson(r) };
+    if (filter && !filter(rec)) return;
+    if (opts.format === 'ndjson') {
+      await out.write(`${toJson(rec)}\n`);
+    } else if (opts.format === 'json') {
+      await out.write(`${first ? '\n' : ',\n'}  ${toJson(rec)}`);
+    } else {
+      await out.write(
+        `${r.nodeId.padEnd(12)}  ${String(r.seq).padStart(10)}  ${rec.time.padEnd(24)}  ${toJson(r.event)}\n`,
+      );
+    }
+    first = false;
+  };
+  try {
+    for await (const r of readRemoteWal(url, {
+      ...(opts.nodes ? { nodes: opts.nodes } : {}),
+      ...(opts.from ? { from: opts.from } : {}),
+      ...(opts.to ? { to: opts.to } : {}),
+      allowPrunedStart: opts.allowPrunedStart === true,
+    })) {
+      if (r.seq >= fromSeq && r.seq <= toSeq) await print(r);
+    }
+  } finally {
+    // Records read before an error (damage further on) are still printed.
+    await out.flush();
+  }
+  if (opts.format === 'json') await out.write(first ? ']\n' : '\n]\n');
+  await out.flush();
 }

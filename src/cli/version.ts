@@ -13,6 +13,7 @@ export function registerVersion(program: Command): void {
   program
     .command('version')
     .description('print the ironlog version and the Node version')
+    .addHelpText('after', '\nExample:\n  $ ironlog version\n  ironlog 0.1.0 (node v20.19.0)')
     .action(() => {
       process.stdout.write(`ironlog ${packageVersion()} (node ${process.version})\n`);
     });

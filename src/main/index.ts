@@ -10,7 +10,43 @@
  * @packageDocumentation
  */
 
+export type {
+  AzureBackendConfig,
+  Backend,
+  BackendConfig,
+  FsBackendConfig,
+  GcsBackendConfig,
+  ObjectInfo,
+  PutOptions,
+  PutResult,
+  S3BackendConfig,
+  S3Credentials,
+  VerifyMode,
+} from '../backends/types.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
+export type { HealthOptions, HealthReport } from '../monitoring/health.js';
+export type { SinkMetrics } from '../monitoring/sink-metrics.js';
+export type {
+  BackendReplicationStatus,
+  ReplicationEvents,
+  ReplicationStatus,
+} from '../replication/manager.js';
+export type {
+  BreakerOptions,
+  LocalRetentionOptions,
+  ReplicationOptions,
+  RetryOptions,
+} from '../replication/options.js';
+export {
+  parseRemoteUrl,
+  type RemoteNodeReport,
+  type RemoteReadOptions,
+  type RemoteRecord,
+  type RemoteSource,
+  type RemoteVerifyReport,
+  readRemoteWal,
+  verifyRemoteWal,
+} from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
 export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';

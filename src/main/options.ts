@@ -1,3 +1,9 @@
+import type { Registry } from 'prom-client';
+import {
+  type ReplicationOptions,
+  type ResolvedReplicationOptions,
+  resolveReplicationOptions,
+} from '../replication/options.js';
 import { ErrorCodes, IronlogError } from './errors.js';
 
 /** How the writer makes a batch durable. See `docs/durability.md`. */
@@ -28,8 +34,11 @@ export interface SinkOptions {
   syncIntervalMs?: number;
   /**
    * `'durable'` (default): resolve after `fdatasync`. `'written'`: resolve once the record is in
-   * the page cache (survives a process crash, not a power loss). `'replicated'` needs replication
-   * (not available in this version).
+   * the page cache (survives a process crash, not a power loss). `'replicated'`: resolve once the
+   * event is durable **and** its segment is sealed and stored, verified, on `replication.quorum`
+   * backends. Needs `replication`. A segment is sealed when it is full or `segmentMaxAgeMs` old, so
+   * that age bounds the ack latency: pick a small `segmentMaxAgeMs` (e.g. 1,000) with this level.
+   * Producers on other threads (`sink.producer()`) get `'durable'` acks. See `docs/replication.md`.
    */
   ack?: AckLevel;
   /** `'wait'` (default): an emit waits for room in the ring. `'reject'`: fail fast with `ERR_IRONLOG_BACKPRESSURE`. */
@@ -65,12 +74,21 @@ export interface SinkOptions {
   walFsModule?: string;
   /** Structured-cloneable data handed to `createWalFs` (e.g. a SharedArrayBuffer of fault switches). */
   walFsModuleData?: unknown;
-  /** Reserved for the replication issue; passing it now fails with a clear error. */
-  replication?: unknown;
+  /**
+   * Upload every sealed segment to object stores / a directory: `{ quorum, backends: [...] }`.
+   * Default: no replication. See {@link ReplicationOptions} and `docs/replication.md`.
+   */
+  replication?: ReplicationOptions;
   /** Reserved for the compliance issue; passing it now fails with a clear error. */
   compliance?: unknown;
-  /** Reserved for the metrics issue; passing it now fails with a clear error. */
-  metrics?: unknown;
+  /**
+   * Prometheus metrics (prom-client), read from shared memory at scrape time; see
+   * `docs/monitoring.md`. `true`: the sink creates a Registry of its own (`sink.metrics.registry`).
+   * A `Registry`: the sink registers its metrics there (one sink per registry; they are removed on
+   * close). Never the global default registry. Default `false`: no metrics, and `emit()` runs no
+   * extra code at all; with metrics on, each emit call costs a timestamp and a few additions more.
+   */
+  metrics?: Registry | boolean;
 }
 
 /** {@link SinkOptions} after validation and defaults. */
@@ -79,7 +97,7 @@ export interface ResolvedSinkOptions {
   readonly nodeId: string;
   readonly syncMode: SyncMode;
   readonly syncIntervalMs: number;
-  readonly ack: 'durable' | 'written';
+  readonly ack: AckLevel;
   readonly onFull: OnFull;
   readonly ringBytes: number;
   readonly maxEventBytes: number;
@@ -88,6 +106,10 @@ export interface ResolvedSinkOptions {
   readonly segmentMaxAgeMs: number;
   readonly walFsModule: string | undefined;
   readonly walFsModuleData: unknown;
+  /** Replication, validated; undefined when off. */
+  readonly replication: ResolvedReplicationOptions | undefined;
+  /** `false` (off), `true` (a registry of the sink's own) or the user's registry. */
+  readonly metrics: Registry | boolean;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -173,10 +195,10 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     60_000,
     kDefaultSinkOptions.syncIntervalMs,
   );
-  if (input.ack === 'replicated') {
-    throw invalid("options.ack 'replicated' needs options.replication, which this version does not support yet");
+  const ack = oneOf<AckLevel>('ack', input.ack, ['durable', 'written', 'replicated'], kDefaultSinkOptions.ack);
+  if (ack === 'replicated' && input.replication === undefined) {
+    throw invalid("options.ack 'replicated' needs options.replication");
   }
-  const ack = oneOf<'durable' | 'written'>('ack', input.ack, ['durable', 'written'], kDefaultSinkOptions.ack);
   const onFull = oneOf('onFull', input.onFull, kOnFull, kDefaultSinkOptions.onFull);
   const ringBytes = integerIn(
     'ringBytes',
@@ -238,14 +260,13 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
   ) {
     throw invalid('options.walFsModule must be an absolute path to an ES module');
   }
-  if (input.replication !== undefined) {
-    throw invalid('options.replication is not supported by this version yet (see the replication issue)');
-  }
+  const replication = input.replication === undefined ? undefined : resolveReplicationOptions(input.replication);
   if (input.compliance !== undefined) {
     throw invalid('options.compliance is not supported by this version yet (see the compliance issue)');
   }
-  if (input.metrics !== undefined) {
-    throw invalid('options.metrics is not supported by this version yet (see the metrics issue)');
+  const metrics = input.metrics ?? false;
+  if (typeof metrics !== 'boolean' && !isRegistryLike(metrics)) {
+    throw invalid('options.metrics must be a boolean or a prom-client Registry');
   }
   return {
     dir,
@@ -261,5 +282,24 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     segmentMaxAgeMs,
     walFsModule: input.walFsModule,
     walFsModuleData: input.walFsModuleData,
+    replication,
+    metrics,
   };
+}
+
+/** Duck-typed prom-client Registry check (a second copy of prom-client has its own class). */
+function isRegistryLike(value: unknown): value is Registry {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as {
+    registerMetric?: unknown;
+    getSingleMetric?: unknown;
+    removeSingleMetric?: unknown;
+    metrics?: unknown;
+  };
+  return (
+    typeof r.registerMetric === 'function' &&
+    typeof r.getSingleMetric === 'function' &&
+    typeof r.removeSingleMetric === 'function' &&
+    typeof r.metrics === 'function'
+  );
 }

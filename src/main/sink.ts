@@ -8,6 +8,9 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
+import { checkHealth, type HealthOptions, type HealthReport } from '../monitoring/health.js';
+import type { SinkMetrics } from '../monitoring/sink-metrics.js';
+import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
@@ -62,6 +65,8 @@ export class Sink {
   readonly #state: CommitState;
   readonly #producer: Producer;
   readonly #stats: WriterStats;
+  #metrics: SinkMetrics | undefined;
+  #replication: ReplicationManager | undefined;
   #closePromise: Promise<void> | undefined;
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
@@ -83,7 +88,8 @@ export class Sink {
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
-      ack: options.ack,
+      // 'replicated' = durable ack first, then the quorum wait added by attachReplication().
+      ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
     });
     worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
@@ -128,7 +134,7 @@ export class Sink {
       sab: this.#sab,
       maxEventBytes: this.options.maxEventBytes,
       onFull: this.options.onFull,
-      ack: this.options.ack,
+      ack: this.options.ack === 'replicated' ? 'durable' : this.options.ack,
     };
   }
 
@@ -148,6 +154,91 @@ export class Sink {
   }
 
   /**
+   * The sink's Prometheus metrics (`metrics.registry`, `metrics.text()`), or undefined unless
+   * the sink was opened with `metrics: true` or a Registry. See `docs/monitoring.md`.
+   */
+  get metrics(): SinkMetrics | undefined {
+    return this.#metrics;
+  }
+
+  /**
+   * Live/ready health: the WAL state (open, faulted, ...), free disk space and ring fill, as
+   * JSON detail. Live while the writer runs; ready when the WAL is writable, the disk has at least
+   * `minDiskFreeBytes` free (default 2 × segmentBytes) and the ring is at most `maxRingFill` full.
+   * With replication, the report has a `replication` part and says `degraded` (with reasons) when a
+   * breaker is open, an alert was raised or the quorum is unreachable; only with
+   * `ack: 'replicated'` does an unreachable quorum also make the sink not ready.
+   */
+  health(options: HealthOptions = {}): Promise<HealthReport> {
+    return checkHealth(
+      {
+        dir: this.options.dir,
+        sab: this.#sab,
+        segmentBytes: this.options.segmentBytes,
+        replication: this.#replication?.status(),
+        ack: this.options.ack,
+      },
+      options,
+    );
+  }
+
+  /**
+   * @internal Called once by {@link openSink} when metrics are on: from here on the main
+   * thread's emit calls are timed and counted. With metrics off the prototype's methods run
+   * untouched.
+   */
+  attachMetrics(metrics: SinkMetrics): void {
+    this.#metrics = metrics;
+    const producer = this.#producer;
+    this.emit = (event) => metrics.trackEmit(producer.emit(event));
+    this.emitEncoded = (payload) => metrics.trackEmit(producer.emitEncoded(payload));
+    // Not `events.length` blindly: a non-array must reach the producer's typed rejection.
+    const count = (list: unknown): number => (Array.isArray(list) ? list.length : 0);
+    this.emitBatch = (events) => metrics.trackBatch(producer.emitBatch(events), count(events));
+    this.emitEncodedBatch = (payloads) => metrics.trackBatch(producer.emitEncodedBatch(payloads), count(payloads));
+  }
+
+  /**
+   * Replication state per backend (lag in segments and bytes, breaker state, last error) and
+   * whether `quorum` can be met; undefined without `replication`. See `docs/replication.md`.
+   */
+  replicationStatus(): ReplicationStatus | undefined {
+    return this.#replication?.status();
+  }
+
+  /** Replication events (`replicated`, `alert`, `backendError`); undefined without `replication`. */
+  get replicationEvents(): EventEmitter<ReplicationEvents> | undefined {
+    return this.#replication?.events;
+  }
+
+  /**
+   * @internal Called once by {@link openSink} with replication on: every sealed segment goes to
+   * the manager, and with `ack: 'replicated'` each emit also waits for its segment's quorum. Wraps
+   * whatever emit functions are in place (so it composes with metrics).
+   */
+  attachReplication(manager: ReplicationManager): void {
+    this.#replication = manager;
+    this.#metrics?.attachReplication(manager);
+    this.events.on('sealed', (segment) => manager.enqueue(segment));
+    if (this.options.ack !== 'replicated') return;
+    const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
+    const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);
+    const many = (acks: Ack[]): Promise<Ack[]> =>
+      acks.length === 0
+        ? Promise.resolve(acks)
+        : manager.waitReplicated(acks[acks.length - 1]?.seq ?? 0).then(() => acks);
+    this.emit = (event) => emit.call(this, event).then(one);
+    this.emitEncoded = (payload) => emitEncoded.call(this, payload).then(one);
+    this.emitBatch = (events) => emitBatch.call(this, events).then(many);
+    this.emitEncodedBatch = (payloads) => emitEncodedBatch.call(this, payloads).then(many);
+  }
+
+  /** @internal Starts the replication catch-up (see {@link openSink}). */
+  replicationStart(): Promise<void> {
+    return this.#replication?.start() ?? Promise.resolve();
+  }
+
+  /**
    * Reads the records back in seq order, up to what was durable when the call was made.
    * Works while the sink is writing.
    */
@@ -160,7 +251,9 @@ export class Sink {
   /** Checks every checksum, the hash chain, seals and seq continuity of what is durable now. */
   async verify(): Promise<VerifyReport> {
     await this.flush();
-    return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+    const report = await verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+    this.#metrics?.recordCorruptions(report.problems.length);
+    return report;
   }
 
   /**
@@ -193,6 +286,8 @@ export class Sink {
       }
     } finally {
       this.#producer.dispose();
+      this.#metrics?.dispose();
+      await this.#replication?.close();
       this.#lock.release();
     }
   }
@@ -264,6 +359,11 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       cause: err,
     });
   }
+  // Loaded only when asked for: prom-client stays out of a sink without metrics.
+  const metricsModule = resolved.metrics === false ? undefined : await import('../monitoring/sink-metrics.js');
+  if (metricsModule && typeof resolved.metrics !== 'boolean') metricsModule.assertRegistryFree(resolved.metrics);
+  // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
+  const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const lock = acquireDirLock(dir);
   const init: WriterInit = {
     dir,
@@ -326,5 +426,29 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     lock.release();
     throw err;
   }
-  return new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  const sink = new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  if (metricsModule) {
+    const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
+    try {
+      sink.attachMetrics(new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+    } catch (err) {
+      // Another sink took the registry since the check above: do not leak this one.
+      await sink.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  if (replicationModule && resolved.replication) {
+    try {
+      // Synchronous up to attachReplication: no writer message ('sealed') can slip past unheard.
+      sink.attachReplication(
+        replicationModule.ReplicationManager.create({ dir, nodeId: resolved.nodeId, options: resolved.replication }),
+      );
+      // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
+      await sink.replicationStart();
+    } catch (err) {
+      await sink.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return sink;
 }

@@ -366,7 +366,7 @@ class SegmentWindow {
 }
 
 /** Reads the seal of a sealed segment from its end; undefined when the file is not (validly) sealed. */
-async function readSealFromEnd(fh: FileHandle, size: number): Promise<DecodedSeal | undefined> {
+export async function readSealFromEnd(fh: FileHandle, size: number): Promise<DecodedSeal | undefined> {
   if (size < SEGMENT_HEADER_BYTES + SEAL_TRAILER_BYTES) return undefined;
   const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
   await fh.read(trailer, 0, SEAL_TRAILER_BYTES, size - SEAL_TRAILER_BYTES);

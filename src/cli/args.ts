@@ -1,0 +1,166 @@
+/**
+ * Argument parsers shared by the commands (commander `argParser`s): they throw
+ * `InvalidArgumentError`, which commander turns into a usage error (exit code 2).
+ */
+import { InvalidArgumentError } from 'commander';
+import { ErrorCodes, IronlogError } from '../main/errors.js';
+
+/** A positive integer seq. */
+export function seqArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+/** A non-negative integer. */
+export function intArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+/** A TCP port, 0-65535 (0: any free port). */
+export function portArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+}
+
+/** An ISO 8601 date. */
+export function dateArg(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 date, e.g. 2026-11-22T10:00:00Z');
+  return d;
+}
+
+const kSizeUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  k: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  m: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  g: 1024 ** 3,
+};
+
+/** A byte size: `1024`, `1KB` (1000), `1KiB` / `1k` (1024), `64MiB`, ... */
+export function parseSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = kSizeUnits[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) throw new InvalidArgumentError('must be a size such as 512, 1KB, 1KiB or 64MiB');
+  const n = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('size out of range');
+  return n;
+}
+
+const kDurationUnits: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration in ms: `500ms`, `10s`, `2m`, `1h`; a bare number is seconds. */
+export function parseDurationMs(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$/.exec(value);
+  const unit = kDurationUnits[m?.[2] ?? 'x'];
+  if (!m || unit === undefined) throw new InvalidArgumentError('must be a duration such as 500ms, 10s or 2m');
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A SIGINT/SIGTERM listener: `promise` resolves on the first one; `dispose()` removes the handlers. */
+export interface StopSignal {
+  readonly promise: Promise<NodeJS.Signals>;
+  readonly stopped: boolean;
+  dispose(): void;
+}
+
+/** Listens for SIGINT or SIGTERM (instead of dying on them). */
+export function listenForStop(): StopSignal {
+  let stopped = false;
+  let on: (sig: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    on = (sig: NodeJS.Signals): void => {
+      stopped = true;
+      dispose();
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+  const dispose = (): void => {
+    process.off('SIGINT', on);
+    process.off('SIGTERM', on);
+  };
+  return {
+    promise,
+    get stopped() {
+      return stopped;
+    },
+    dispose,
+  };
+}
+
+/** Sleeps `ms`, or less when `stop` fires. */
+export function sleepUnlessStopped(ms: number, stop: StopSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    void stop.promise.then(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/**
+ * A backend URL (`s3://`, `azure://`, `gs://`, `file://`, ...): a scheme followed by `://`.
+ * `replay --from` takes either this (a source) or an ISO time; an ISO time never matches.
+ */
+export const kSourceUrlPattern = /^[a-z][a-z0-9+.-]*:\/\//;
+
+/** True when `value` is a backend URL rather than a time or a path. */
+export function isSourceUrl(value: string): boolean {
+  return kSourceUrlPattern.test(value);
+}
+
+/** `--from` of `replay`: a backend URL (kept as the string) or an ISO 8601 start time. */
+export function dateOrSourceArg(value: string): Date | string {
+  return isSourceUrl(value) ? value : dateArg(value);
+}
+
+/** Where a reading command reads from: a local WAL directory or a replicated history. */
+export type ReadTarget =
+  | { readonly kind: 'dir'; readonly dir: string }
+  | { readonly kind: 'remote'; readonly url: string };
+
+/**
+ * Resolves `--dir`, `--source` and a URL given as `--from` into one target. Exactly one is
+ * required; `--dir` and a source together, or two sources, are a usage error
+ * (`ERR_IRONLOG_INVALID_ARGUMENT`, exit code 2).
+ */
+export function resolveReadTarget(opts: { dir?: string; source?: string; fromUrl?: string }): ReadTarget {
+  const { dir, source, fromUrl } = opts;
+  const usage = (message: string): IronlogError => new IronlogError(ErrorCodes.INVALID_ARGUMENT, message);
+  if (source !== undefined && !isSourceUrl(source)) {
+    throw usage(`--source must be a URL such as s3://bucket/prefix or file:///dir, not ${JSON.stringify(source)}`);
+  }
+  if (source !== undefined && fromUrl !== undefined) {
+    throw usage('give the source once: --source <url> or --from <url>, not both');
+  }
+  const url = source ?? fromUrl;
+  if (dir !== undefined && url !== undefined) {
+    throw usage('--dir and a source URL (--source / --from <url>) are mutually exclusive');
+  }
+  if (url !== undefined) return { kind: 'remote', url };
+  if (dir !== undefined) return { kind: 'dir', dir };
+  throw usage('give --dir <dir> (a local WAL) or --source <url> (a replicated history, e.g. s3://bucket/prefix)');
+}
+
+/** A comma-separated list of node ids (`--nodes a,b`). */
+export function nodeListArg(value: string): string[] {
+  const nodes = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (nodes.length === 0) throw new InvalidArgumentError('must be a comma-separated list of node ids');
+  return nodes;
+}

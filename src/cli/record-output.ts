@@ -1,0 +1,64 @@
+/**
+ * Output helpers shared by `replay` and `export`: the JSON form of a record, and a buffered
+ * writer that respects backpressure of stdout or a file.
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { WalRecord } from '../wal/reader.js';
+
+/** The JSON shape of a record: `{"seq":1,"time":"2026-11-22T10:00:00.000Z","event":{...}}`. */
+export interface RecordJson {
+  readonly seq: number;
+  readonly time: string;
+  readonly event: unknown;
+}
+
+/** Makes a record JSON-safe: ISO time; binary payloads (encrypted, raw) as `{"$base64": "..."}`. */
+export function recordJson(r: WalRecord): RecordJson {
+  return { seq: r.seq, time: r.time.toISOString(), event: r.event };
+}
+
+/** JSON.stringify replacer: bytes as base64, bigint as a string. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return { $base64: Buffer.from(value).toString('base64') };
+  if (typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'Buffer') {
+    const data = (value as { data?: unknown }).data;
+    if (Array.isArray(data)) return { $base64: Buffer.from(data as number[]).toString('base64') };
+  }
+  return value;
+}
+
+/** `JSON.stringify` with {@link jsonReplacer}. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, jsonReplacer);
+}
+
+/** Buffers text and writes it in chunks of ~64 KiB, waiting for 'drain' when the stream is full. */
+export class ChunkWriter {
+  #parts: string[] = [];
+  #bytes = 0;
+  constructor(readonly out: Writable) {}
+
+  async write(text: string): Promise<void> {
+    this.#parts.push(text);
+    this.#bytes += text.length;
+    if (this.#bytes >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#parts.length === 0) return;
+    const chunk = this.#parts.join('');
+    this.#parts = [];
+    this.#bytes = 0;
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
+}
+
+/** Ends the process quietly when stdout is a closed pipe (`ironlog replay ... | head`). */
+export function exitOnBrokenPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * Turns an HTTP request body into msgpack-encoded events, all or nothing: the whole body is
+ * parsed, checked and encoded before anything is handed to the sink, so a bad event anywhere in a
+ * batch means nothing of the batch is written.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { frameBytesFor } from '../ringbuffer/layout.js';
+
+/** The body formats `POST /events` accepts. */
+export type BodyFormat = 'json' | 'ndjson' | 'msgpack';
+
+/** Why a body was refused: `status` is the HTTP status to answer with. */
+export interface BodyError {
+  readonly status: 400 | 413 | 415;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Limits a body is checked against. */
+export interface BodyLimits {
+  /** Largest encoded event (the sink's `maxEventBytes`). */
+  readonly maxEventBytes: number;
+  /** Largest set of ring frames one claim may take (half the ring): keeps a batch all-or-nothing. */
+  readonly maxBatchFrameBytes: number;
+}
+
+/** Content types of each format (media type only, lower case). */
+const kFormats: ReadonlyMap<string, BodyFormat> = new Map<string, BodyFormat>([
+  ['application/json', 'json'],
+  // What `curl -d` and bare clients send: parsed as JSON, like application/json.
+  ['application/x-www-form-urlencoded', 'json'],
+  ['text/plain', 'json'],
+  ['application/x-ndjson', 'ndjson'],
+  ['application/ndjson', 'ndjson'],
+  ['application/jsonl', 'ndjson'],
+  ['application/x-jsonlines', 'ndjson'],
+  ['application/msgpack', 'msgpack'],
+  ['application/x-msgpack', 'msgpack'],
+  ['application/vnd.msgpack', 'msgpack'],
+]);
+
+/** The body format for a Content-Type header (missing: JSON), or undefined when unsupported. */
+export function bodyFormatFor(contentType: string | undefined): BodyFormat | undefined {
+  if (contentType === undefined || contentType.trim() === '') return 'json';
+  const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  return kFormats.get(media);
+}
+
+// The same encoder settings as the sink's producer, so replay decodes what was posted.
+const kPackr = new Packr({ useRecords: false });
+const kUnpackr = new Unpackr({ useRecords: false });
+
+/** A plain object (not an array, bytes, a Date or a decoder's special value such as msgpack 0xC1). */
+function isEventObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function bad(message: string): BodyError {
+  return { status: 400, code: 'ERR_IRONLOG_INVALID_ARGUMENT', message };
+}
+
+/** Parses `body` into a list of event objects, or says why not. */
+export function parseEvents(body: Buffer, format: BodyFormat): unknown[] | BodyError {
+  if (body.length === 0) return bad('the body is empty: send a JSON object, a JSON array, NDJSON or msgpack');
+  switch (format) {
+    case 'json': {
+      let value: unknown;
+      try {
+        value = JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        return bad(`the body is not valid JSON: ${(err as Error).message}`);
+      }
+      return eventList(value, 'the body');
+    }
+    case 'ndjson': {
+      const events: unknown[] = [];
+      const lines = body.toString('utf8').split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const line = (lines[i] as string).trim();
+        if (line === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch (err) {
+          return bad(`line ${i + 1} is not valid JSON: ${(err as Error).message}`);
+        }
+        if (!isEventObject(value)) return bad(`line ${i + 1} is not a JSON object`);
+        events.push(value);
+      }
+      if (events.length === 0) return bad('the NDJSON body has no events');
+      return events;
+    }
+    case 'msgpack': {
+      let values: unknown[];
+      try {
+        values = kUnpackr.unpackMultiple(body) as unknown[];
+      } catch (err) {
+        return bad(`the body is not valid msgpack: ${(err as Error).message}`);
+      }
+      if (values.length === 1) return eventList(values[0], 'the msgpack body');
+      for (let i = 0; i < values.length; i++) {
+        if (!isEventObject(values[i])) return bad(`msgpack value ${i + 1} is not a map (object)`);
+      }
+      return values;
+    }
+  }
+}
+
+function eventList(value: unknown, what: string): unknown[] | BodyError {
+  if (isEventObject(value)) return [value];
+  if (!Array.isArray(value)) return bad(`${what} must be an object or an array of objects`);
+  for (let i = 0; i < value.length; i++) {
+    if (!isEventObject(value[i])) return bad(`${what}: item ${i} is not an object`);
+  }
+  return value;
+}
+
+/** Encodes every event (msgpack) and checks the sizes, before anything is emitted. */
+export function encodeEvents(events: readonly unknown[], limits: BodyLimits): Buffer[] | BodyError {
+  const payloads: Buffer[] = [];
+  let frameBytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    let payload: Buffer;
+    try {
+      payload = kPackr.pack(events[i]);
+    } catch (err) {
+      return { status: 400, code: 'ERR_IRONLOG_ENCODE', message: `event ${i} cannot be encoded: ${String(err)}` };
+    }
+    if (payload.length > limits.maxEventBytes) {
+      return {
+        status: 413,
+        code: 'ERR_IRONLOG_EVENT_TOO_LARGE',
+        message: `event ${i} is ${payload.length} bytes encoded, more than maxEventBytes (${limits.maxEventBytes}); nothing was written`,
+      };
+    }
+    frameBytes += frameBytesFor(payload.length);
+    payloads.push(payload);
+  }
+  if (frameBytes > limits.maxBatchFrameBytes) {
+    return {
+      status: 413,
+      code: 'ERR_HTTP_BATCH_TOO_LARGE',
+      message: `the batch needs ${frameBytes} bytes of ring space, more than one claim may take (${limits.maxBatchFrameBytes}); split it; nothing was written`,
+    };
+  }
+  return payloads;
+}
+
+/** Type guard for {@link BodyError}. */
+export function isBodyError(v: unknown): v is BodyError {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as BodyError).status === 'number';
+}
