@@ -92,10 +92,13 @@ describe('openSink / emit / replay', () => {
     for (let round = 0; round < 20; round++) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => sink.emit({ round, i, pad })));
     }
+    const sealedCounted = sink.stats().segmentsSealed;
     await sink.close();
     const segments = fs.readdirSync(tmp.path).filter((f) => f.endsWith('.wal'));
     expect(segments.length).toBeGreaterThan(3);
     expect(sealed.length).toBe(segments.length - 1);
+    // Seals by size count in the shared stats too (not only seals by age).
+    expect(sealedCounted).toBe(segments.length - 1);
     const report = await verifyWal(tmp.path);
     expect(report.valid).toBe(true);
     expect(report.records).toBe(2000);

@@ -96,9 +96,8 @@ export function runCommitLoop(deps: CommitLoopDeps): number {
   const sealIfDue = (nowMs: number): boolean => {
     const before = wal.lastSeq;
     try {
-      if (!wal.sealIfOlderThan(nowMs)) return false;
-      stats.recordSeal();
-      return true;
+      // A seal is counted by the WAL's onSealed hook (see workers/writer/entry.ts).
+      return wal.sealIfOlderThan(nowMs);
     } catch (err) {
       if (wal.lastSeq < before) failBeyondWal(err, before);
       // Nothing lost (the seal's write was undone): report it; the seal is retried on a later turn.

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runCommitLoop } from '../../groupcommit/commit-loop.js';
 import { CommitState, RingState } from '../../groupcommit/commit-state.js';
+import { WriterStats } from '../../groupcommit/writer-stats.js';
 import { ErrorCodes, IronlogError, isIronlogError } from '../../main/errors.js';
 import { frameBytesFor } from '../../ringbuffer/layout.js';
 import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
@@ -43,6 +44,9 @@ async function loadFs(): Promise<WalFs> {
 
 async function main(): Promise<void> {
   let wal: WalWriter;
+  // Every seal counts, by size (inside an append) or by age; the ring (and its stats block) only
+  // exists once the WAL is open, and a seal finished during open is not this run's.
+  let stats: WriterStats | undefined;
   try {
     wal = WalWriter.open({
       dir: init.dir,
@@ -50,7 +54,10 @@ async function main(): Promise<void> {
       segmentBytes: init.segmentBytes,
       segmentMaxAgeMs: init.segmentMaxAgeMs,
       fs: await loadFs(),
-      onSealed: (segment) => post({ type: 'sealed', segment }),
+      onSealed: (segment) => {
+        stats?.recordSeal();
+        post({ type: 'sealed', segment });
+      },
     });
   } catch (err) {
     post({ type: 'fatal', error: toIronlog(err).toWire() });
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
   }
   const sab = createRingSab(init.ringBytes, frameBytesFor(init.maxEventBytes), wal.lastSeq);
   const state = new CommitState(sab);
+  stats = new WriterStats(sab);
   post({ type: 'ready', sab, lastSeq: wal.lastSeq });
   try {
     runCommitLoop({
