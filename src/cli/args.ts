@@ -152,7 +152,9 @@ export function resolveReadTarget(opts: { dir?: string; source?: string; fromUrl
   }
   if (url !== undefined) return { kind: 'remote', url };
   if (dir !== undefined) return { kind: 'dir', dir };
-  throw usage('give --dir <dir> (a local WAL) or --source <url> (a replicated history, e.g. s3://bucket/prefix)');
+  throw usage(
+    "required option '--dir <dir>' or '--source <url>' not specified (a local WAL directory, or a replicated history such as s3://bucket/prefix)",
+  );
 }
 
 /** A comma-separated list of node ids (`--nodes a,b`). */

@@ -201,7 +201,17 @@ async function replayRemote(
   }
   // Loaded only here: the storage SDKs stay out of a local replay.
   const { readRemoteWal } = await import('../replication/readback.js');
-  exitOnBrokenPipe();
+  const records = readRemoteWal(url, {
+    ...(opts.nodes ? { nodes: opts.nodes } : {}),
+    ...(opts.from ? { from: opts.from } : {}),
+    ...(opts.to ? { to: opts.to } : {}),
+    allowPrunedStart: opts.allowPrunedStart === true,
+  });
+  // `| head` closes stdout: end the reader first (its finally removes the downloaded copy), then exit.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    void records.return(undefined).finally(() => process.exit(0));
+  });
   const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
   const fromSeq = opts.fromSeq ?? 1;
   const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
@@ -226,12 +236,7 @@ async function replayRemote(
     first = false;
   };
   try {
-    for await (const r of readRemoteWal(url, {
-      ...(opts.nodes ? { nodes: opts.nodes } : {}),
-      ...(opts.from ? { from: opts.from } : {}),
-      ...(opts.to ? { to: opts.to } : {}),
-      allowPrunedStart: opts.allowPrunedStart === true,
-    })) {
+    for await (const r of records) {
       if (r.seq >= fromSeq && r.seq <= toSeq) await print(r);
     }
   } finally {

@@ -1,29 +1,205 @@
+/**
+ * `ironlog verify`: checks a local WAL directory (`--dir`) or a replicated multi-node history in a
+ * backend (`--source s3://...`, also accepted as `--from s3://...`).
+ * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
+ */
 import type { Command } from 'commander';
-import { verifyWal } from '../wal/verify.js';
+import { ErrorCodes, IronlogError } from '../main/errors.js';
+import type { RemoteNodeReport } from '../replication/readback.js';
+import { type VerifyProblem, verifyWal } from '../wal/verify.js';
+import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';
 
+interface VerifyOptions {
+  dir?: string;
+  source?: string;
+  from?: string;
+  nodes?: string[];
+  allowPrunedStart?: boolean;
+  json?: boolean;
+}
+
+/** One problem of a replicated history, located by node and object key. */
+export interface RemoteProblem extends VerifyProblem {
+  readonly node: string;
+  /** The object the problem is in, or the object name a missing seq range would have had. */
+  readonly object: string;
+}
+
+/** What `verify --source ... --json` prints. */
+export interface RemoteVerifyOutput {
+  readonly valid: boolean;
+  readonly source: string;
+  readonly records: number;
+  readonly objects: number;
+  readonly nodes: readonly (Omit<RemoteNodeReport, 'problems'> & { readonly problems: readonly RemoteProblem[] })[];
+  /** Every problem of every node, each naming its node and object. */
+  readonly problems: readonly RemoteProblem[];
+  readonly foreignKeys: readonly string[];
+}
+
+function seqRange(p: VerifyProblem): string {
+  return p.seqFrom !== undefined ? ` seqs ${p.seqFrom}-${p.seqTo ?? p.seqFrom}` : '';
+}
+
+/** A URL fit to print: no query parameters that may hold a secret (Azure `connectionString`). */
+function printableSource(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.searchParams.has('connectionString')) u.searchParams.set('connectionString', '***');
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+async function verifyLocal(dir: string, json: boolean): Promise<number> {
+  const report = await verifyWal(dir);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `${report.valid ? 'valid' : 'CORRUPT'}: ${report.records} records, seqs ${report.firstSeq}-${report.lastSeq}, ${report.segments} segments\n`,
+    );
+    for (const p of report.problems) {
+      process.stdout.write(`  ${p.kind} in ${p.segment} at offset ${p.offset}${seqRange(p)}: ${p.message}\n`);
+    }
+  }
+  return report.valid ? 0 : 1;
+}
+
+/**
+ * Verifies a replicated history and maps each problem to the object it is in: the verifier
+ * works on downloaded copies named by their first seq, so a listing of the same prefix turns
+ * those file names back into object keys (and names the object a missing seq range would have).
+ */
+export async function verifyRemote(
+  url: string,
+  opts: { nodes?: readonly string[]; allowPrunedStart?: boolean },
+): Promise<RemoteVerifyOutput> {
+  // Loaded only here: the storage SDKs stay out of a local verify.
+  const [{ verifyRemoteWal, parseRemoteUrl, listRemoteNodes }, { createBackend }, { segmentObjectKey }, seg] =
+    await Promise.all([
+      import('../replication/readback.js'),
+      import('../backends/index.js'),
+      import('../replication/naming.js'),
+      import('../wal/segment.js'),
+    ]);
+  const readOpts = {
+    ...(opts.nodes ? { nodes: opts.nodes } : {}),
+    allowPrunedStart: opts.allowPrunedStart === true,
+  };
+  const report = await verifyRemoteWal(url, readOpts);
+  const { config, prefix } = parseRemoteUrl(url);
+  const keyOf = new Map<string, string>();
+  if (!report.valid) {
+    const backend = createBackend(config);
+    try {
+      const listed = await listRemoteNodes(backend, prefix);
+      for (const n of listed.nodes) {
+        for (const o of n.objects) keyOf.set(`${n.nodeId}/${seg.segmentFileName(o.firstSeq)}`, o.key);
+      }
+    } finally {
+      await backend.close();
+    }
+  }
+  const nodes = report.nodes.map((n) => ({
+    ...n,
+    problems: n.problems.map((p): RemoteProblem => {
+      let object = keyOf.get(`${n.nodeId}/${p.segment}`) ?? p.segment;
+      if (p.kind === 'missing-segment' && p.seqFrom !== undefined && p.seqTo !== undefined) {
+        object = segmentObjectKey(prefix, n.nodeId, p.seqFrom, p.seqTo);
+      }
+      return { ...p, node: n.nodeId, object, segment: object };
+    }),
+  }));
+  return {
+    valid: report.valid,
+    source: printableSource(url),
+    records: nodes.reduce((s, n) => s + n.records, 0),
+    objects: nodes.reduce((s, n) => s + n.objects, 0),
+    nodes,
+    problems: nodes.flatMap((n) => n.problems),
+    foreignKeys: report.foreignKeys,
+  };
+}
+
+function printRemote(out: RemoteVerifyOutput): void {
+  const w = (line: string): boolean => process.stdout.write(`${line}\n`);
+  w(
+    `${out.valid ? 'valid' : 'CORRUPT'}: ${out.nodes.length} node(s), ${out.records} records, ${out.objects} objects in ${out.source}`,
+  );
+  for (const n of out.nodes) {
+    w(
+      `  ${n.nodeId}: ${n.valid ? 'valid' : 'CORRUPT'}, ${n.records} records, seqs ${n.firstSeq}-${n.lastSeq}, ${n.objects} objects`,
+    );
+    for (const p of n.problems) {
+      const missing = p.kind === 'missing-segment' ? ' (no such object)' : '';
+      w(`    ${p.kind} in ${p.object}${missing} at offset ${p.offset}${seqRange(p)}: ${p.message}`);
+    }
+  }
+  if (out.foreignKeys.length > 0) {
+    w(`  ignored ${out.foreignKeys.length} object(s) that are not segments, e.g. ${out.foreignKeys[0]}`);
+  }
+}
+
+/** `ironlog verify`. */
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check every checksum, the hash chain, seals and seq continuity of a WAL directory')
-    .requiredOption('--dir <dir>', 'the WAL directory')
+    .description(
+      'check every checksum, the hash chain, seals and seq continuity of a WAL directory or of a replicated history',
+    )
+    .option('--dir <dir>', 'the WAL directory')
+    .option('--source <url>', 'a replicated history: s3://bucket/prefix, azure://container/prefix, gs://, file://')
+    .option('--from <url>', 'same as --source')
+    .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
+    .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid, 1 corruption found, 2 usage or I/O error.\n\nExample:\n  $ ironlog verify --dir ./audit --json',
+      `
+Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
+
+A source is read with the storage SDK's usual credentials (AWS default chain, Google ADC,
+AZURE_STORAGE_CONNECTION_STRING for azure://). S3 settings go in the query string:
+endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: prefix.
+
+Examples:
+  $ ironlog verify --dir ./audit --json
+  $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
+  $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
-    .action(async (opts: { dir: string; json?: boolean }) => {
-      const report = await verifyWal(opts.dir);
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      } else {
-        process.stdout.write(
-          `${report.valid ? 'valid' : 'CORRUPT'}: ${report.records} records, seqs ${report.firstSeq}-${report.lastSeq}, ${report.segments} segments\n`,
-        );
-        for (const p of report.problems) {
-          const seqs = p.seqFrom !== undefined ? ` seqs ${p.seqFrom}-${p.seqTo ?? p.seqFrom}` : '';
-          process.stdout.write(`  ${p.kind} in ${p.segment} at offset ${p.offset}${seqs}: ${p.message}\n`);
+    .action(async (opts: VerifyOptions) => {
+      const target = resolveReadTarget({
+        dir: opts.dir,
+        source: opts.source,
+        fromUrl: opts.from !== undefined ? requireUrl(opts.from) : undefined,
+      });
+      if (target.kind === 'dir') {
+        if (opts.nodes !== undefined || opts.allowPrunedStart) {
+          throw new IronlogError(
+            ErrorCodes.INVALID_ARGUMENT,
+            '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
+          );
         }
+        process.exitCode = await verifyLocal(target.dir, opts.json === true);
+        return;
       }
-      process.exitCode = report.valid ? 0 : 1;
+      const out = await verifyRemote(target.url, {
+        ...(opts.nodes ? { nodes: opts.nodes } : {}),
+        allowPrunedStart: opts.allowPrunedStart === true,
+      });
+      if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else printRemote(out);
+      process.exitCode = out.valid ? 0 : 1;
     });
+}
+
+function requireUrl(value: string): string {
+  if (isSourceUrl(value)) return value;
+  // verify has no time range: --from is only the source spelling that replay also accepts.
+  throw new IronlogError(
+    ErrorCodes.INVALID_ARGUMENT,
+    `verify --from takes a source URL (e.g. s3://bucket/prefix), not ${JSON.stringify(value)}`,
+  );
 }

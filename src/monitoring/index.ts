@@ -2,7 +2,14 @@
  * Monitoring: Prometheus metrics of a sink and its health checks. See `docs/monitoring.md`.
  */
 export { BucketHistogram, type BucketSnapshot, LocalHistogram } from './bucket-histogram.js';
-export { checkHealth, diskSpace, type HealthOptions, type HealthReport, type HealthSource } from './health.js';
+export {
+  checkHealth,
+  diskSpace,
+  type HealthOptions,
+  type HealthReport,
+  type HealthSource,
+  type ReplicationHealth,
+} from './health.js';
 export {
   type ReplicationAlertKind,
   ReplicationMetricNames,
