@@ -164,6 +164,9 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
     }
     const salvaged: Salvaged[] = [];
     let damageStart = -1;
+    // Damage with no intact frame after it (only zeros, or nothing) leaves the segment's end
+    // unknown: zeros after damage may be zero fill, or zeroed records and a zeroed seal.
+    let endsInDamage = false;
     let pos = SEGMENT_HEADER_BYTES;
     const end = buf.length;
     const closeDamage = (at: number): void => {
@@ -180,6 +183,7 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
       const check = checkFrame(buf, pos, end);
       if (check === FrameCheck.OK) {
         closeDamage(pos);
+        endsInDamage = false;
         const frameBytes = readU32(buf, pos);
         const type = buf[pos + 8] as number;
         const seq = readU64(buf, pos + 16);
@@ -203,12 +207,11 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
         continue;
       }
       if (damageStart < 0) damageStart = pos;
+      endsInDamage = true;
       pos += 8;
     }
-    if (damageStart >= 0) {
-      closeDamage(end);
-      if (k === segments.length - 1) tailUnknown = true;
-    }
+    if (damageStart >= 0) closeDamage(end);
+    if (endsInDamage && k === segments.length - 1) tailUnknown = true;
     if (pos < end && damageStart < 0 && end - pos < 8 && k === segments.length - 1) tailUnknown = true;
 
     // Frames of one segment are normally in order already; a stable sort handles the rest.

@@ -570,6 +570,18 @@ export class WalWriter {
     // Truncate, never zero in place: after a failed fdatasync the state of those pages is unknown.
     this.#cutTo(this.#synced.dataEnd);
     this.#summary.copyFrom(this.#synced);
+    // Make the cut durable (best effort). Otherwise a power loss before the next successful
+    // fdatasync can bring the rejected bytes back on disk behind whatever is written next at this
+    // offset, e.g. behind a seal, and the next open refuses the segment ("nonzero bytes after the
+    // seal"). Found by the torture suite (power-loss); a failure here changes nothing: the writer
+    // has already rolled back and the caller rejects the seqs either way.
+    if (this.#repairTo < 0) {
+      try {
+        this.#fs.fdatasyncSync(this.#fd);
+      } catch (err) {
+        debug('fdatasync after rolling %s back failed: %s', this.#segPath, errnoCode(err));
+      }
+    }
   }
 
   /**
