@@ -4,8 +4,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../main/errors.js';
+import { registerBench } from './bench.js';
+import { registerExport } from './export.js';
+import { registerMonitor } from './monitor.js';
 import { registerRecover } from './recover.js';
 import { registerReplay } from './replay.js';
+import { registerServe } from './serve.js';
+import { registerStats } from './stats.js';
+import { registerTorture } from './torture.js';
 import { registerVerify } from './verify.js';
 import { packageVersion, registerVersion } from './version.js';
 
@@ -15,13 +21,21 @@ export const ExitCode = { OK: 0, CORRUPT: 1, USAGE: 2 } as const;
 /** Builds the program (exported for tests and for embedding). */
 export function buildProgram(): Command {
   const program = new Command('ironlog')
-    .description('Durable, tamper-evident audit log: inspect, verify, replay and recover ironlog WAL directories.')
+    .description(
+      'Durable, tamper-evident audit log: ingest over HTTP, verify, replay, export, recover and monitor ironlog WAL directories.',
+    )
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerVerify(program);
   registerReplay(program);
+  registerExport(program);
   registerRecover(program);
+  registerStats(program);
+  registerServe(program);
+  registerMonitor(program);
+  registerBench(program);
+  registerTorture(program);
   registerVersion(program);
   program.addHelpText(
     'after',
@@ -29,7 +43,10 @@ export function buildProgram(): Command {
 Examples:
   $ ironlog verify --dir ./audit
   $ ironlog replay --dir ./audit --from-seq 100 --format ndjson
-  $ ironlog recover --input ./damaged --output ./recovered`,
+  $ ironlog recover --input ./damaged --output ./recovered
+  $ ironlog serve --dir ./audit --port 8080
+  $ ironlog monitor --url http://127.0.0.1:8080
+  $ ironlog <command> --help`,
   );
   return program;
 }
