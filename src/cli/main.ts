@@ -7,6 +7,7 @@ import { isIronlogError } from '../main/errors.js';
 import { registerBench } from './bench.js';
 import { registerExport } from './export.js';
 import { registerMonitor } from './monitor.js';
+import { exitOnBrokenPipe } from './record-output.js';
 import { registerRecover } from './recover.js';
 import { registerReplay } from './replay.js';
 import { registerServe } from './serve.js';
@@ -53,6 +54,8 @@ Examples:
 
 /** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `ironlog --help | head`, `ironlog replay ... | head`: a closed pipe ends the command quietly.
+  exitOnBrokenPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);

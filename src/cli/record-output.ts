@@ -55,8 +55,15 @@ export class ChunkWriter {
   }
 }
 
-/** Ends the process quietly when stdout is a closed pipe (`ironlog replay ... | head`). */
+let brokenPipeHandled = false;
+
+/**
+ * Ends the process quietly when stdout is a closed pipe (`ironlog replay ... | head`), like a
+ * C tool that dies of SIGPIPE. Installed once, whatever the number of calls.
+ */
 export function exitOnBrokenPipe(): void {
+  if (brokenPipeHandled) return;
+  brokenPipeHandled = true;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
