@@ -1,7 +1,7 @@
 /** Finds the sealed segments of a WAL directory (the replicator's catch-up on open). */
 import * as fsp from 'node:fs/promises';
-import { checkFrame, FrameCheck, readU32, readU64 } from '../wal/record.js';
-import { decodeSeal, listSegmentFiles, SEAL_MAGIC, SEAL_TRAILER_BYTES, SEGMENT_HEADER_BYTES } from '../wal/segment.js';
+import { readSealFromEnd } from '../wal/reader.js';
+import { listSegmentFiles } from '../wal/segment.js';
 import type { SealedSegment } from '../workers/messages.js';
 
 /** Reads the seal of one segment file from its end; undefined when it is not (validly) sealed. */
@@ -14,18 +14,8 @@ export async function readSealedSegment(file: string): Promise<(SealedSegment & 
   }
   try {
     const size = (await fh.stat()).size;
-    if (size < SEGMENT_HEADER_BYTES + SEAL_TRAILER_BYTES) return undefined;
-    const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
-    await fh.read(trailer, 0, SEAL_TRAILER_BYTES, size - SEAL_TRAILER_BYTES);
-    if (!trailer.subarray(8).equals(SEAL_MAGIC)) return undefined;
-    const sealOffset = readU64(trailer, 0);
-    if (sealOffset < SEGMENT_HEADER_BYTES || sealOffset >= size || size - sealOffset > 256 * 1024 * 1024)
-      return undefined;
-    const frame = Buffer.alloc(size - sealOffset);
-    await fh.read(frame, 0, frame.length, sealOffset);
-    if (checkFrame(frame, 0, frame.length) !== FrameCheck.OK || readU32(frame, 0) !== frame.length) return undefined;
-    const seal = decodeSeal(frame, 0, sealOffset);
-    if (typeof seal === 'string') return undefined;
+    const seal = await readSealFromEnd(fh, size);
+    if (!seal) return undefined;
     return {
       path: file,
       firstSeq: seal.firstSeq,
