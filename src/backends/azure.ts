@@ -10,7 +10,7 @@
  * Azure metadata names must be C# identifiers, so `ironlog-sha256` is stored as `ironlog_sha256`.
  */
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { backendError, backendName, checkStored, daysFromNow, md5Hex, sha256Hex, verifyError } from './common.js';
+import { backendError, backendName, daysFromNow, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type AzureBackendConfig,
   type Backend,
@@ -82,13 +82,7 @@ export class AzureBackend implements Backend {
     } catch (err) {
       throw backendError(this.name, 'upload', key, err);
     }
-    checkStored(this.name, key, await this.head(key), body.length, opts.sha256, [md5]);
-    if (c.verify === 'read-back') {
-      if (sha256Hex(await this.get(key)) !== opts.sha256)
-        throw verifyError(this.name, key, 'read-back SHA-256 differs');
-      return { verifiedBy: 'read-back' };
-    }
-    return { verifiedBy: 'service-checksum' };
+    return verifyStored(this, key, body.length, opts.sha256, [md5], c.verify === 'read-back');
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

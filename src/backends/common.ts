@@ -1,7 +1,7 @@
 /** Helpers every backend shares: hashing, key joining, typed errors, config validation. */
 import { createHash } from 'node:crypto';
 import { ErrorCodes, IronlogError } from '../main/errors.js';
-import type { BackendConfig, ObjectInfo } from './types.js';
+import type { Backend, BackendConfig, ObjectInfo, PutResult } from './types.js';
 
 /** SHA-256 of `buf`, hex. */
 export function sha256Hex(buf: Uint8Array): string {
@@ -75,6 +75,24 @@ export function checkStored(
   if (info.md5 !== undefined && acceptMd5.length > 0 && !acceptMd5.includes(info.md5)) {
     throw verifyError(name, key, `service MD5 ${info.md5}, expected ${acceptMd5.join(' or ')}`);
   }
+}
+
+/**
+ * The check after every upload: HEAD the object and compare size, SHA-256 metadata and service MD5
+ * ({@link checkStored}); with `readBack`, download it and compare the bytes' SHA-256 as well.
+ */
+export async function verifyStored(
+  backend: Pick<Backend, 'name' | 'head' | 'get'>,
+  key: string,
+  bytes: number,
+  sha256: string,
+  acceptMd5: readonly string[],
+  readBack: boolean,
+): Promise<PutResult> {
+  checkStored(backend.name, key, await backend.head(key), bytes, sha256, acceptMd5);
+  if (!readBack) return { verifiedBy: 'service-checksum' };
+  if (sha256Hex(await backend.get(key)) !== sha256) throw verifyError(backend.name, key, 'read-back SHA-256 differs');
+  return { verifiedBy: 'read-back' };
 }
 
 const kTypes = new Set(['s3', 'azure', 'gcs', 'fs']);

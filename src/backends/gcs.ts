@@ -7,7 +7,7 @@
  * the service computed, the size and our SHA-256 metadata ourselves.
  */
 import { type Bucket, Storage, type StorageOptions } from '@google-cloud/storage';
-import { backendError, backendName, checkStored, daysFromNow, md5Hex, sha256Hex, verifyError } from './common.js';
+import { backendError, backendName, daysFromNow, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
   type GcsBackendConfig,
@@ -95,13 +95,7 @@ export class GcsBackend implements Backend {
     if (returned.md5 !== undefined && returned.md5 !== md5) {
       throw verifyError(this.name, key, `md5Hash ${returned.md5}, local ${md5}`);
     }
-    checkStored(this.name, key, await this.head(key), body.length, opts.sha256, [md5]);
-    if (c.verify === 'read-back') {
-      if (sha256Hex(await this.get(key)) !== opts.sha256)
-        throw verifyError(this.name, key, 'read-back SHA-256 differs');
-      return { verifiedBy: 'read-back' };
-    }
-    return { verifiedBy: 'service-checksum' };
+    return verifyStored(this, key, body.length, opts.sha256, [md5], c.verify === 'read-back');
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -25,16 +25,7 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import {
-  backendError,
-  backendName,
-  checkStored,
-  daysFromNow,
-  md5Base64,
-  md5Hex,
-  sha256Hex,
-  verifyError,
-} from './common.js';
+import { backendError, backendName, daysFromNow, md5Base64, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
   kDefaultRequestTimeoutMs,
@@ -144,13 +135,7 @@ export class S3Backend implements Backend {
 
   async #verify(key: string, body: Buffer, sha256: string, accept: readonly string[]): Promise<PutResult> {
     // With read-back the ETag is not trusted (SSE-KMS ETags are not MD5s): the bytes are the check.
-    checkStored(this.name, key, await this.head(key), body.length, sha256, this.#readBack ? [] : accept);
-    if (this.#config.verify === 'read-back') {
-      const back = await this.get(key);
-      if (sha256Hex(back) !== sha256) throw verifyError(this.name, key, 'read-back SHA-256 differs');
-      return { verifiedBy: 'read-back' };
-    }
-    return { verifiedBy: 'service-checksum' };
+    return verifyStored(this, key, body.length, sha256, this.#readBack ? [] : accept, this.#readBack);
   }
 
   /** Aborts multipart uploads of `key` left behind by a killed process. Returns how many. */
