@@ -6,26 +6,13 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
-import { Unpackr } from 'msgpackr';
 import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from '../wal/batch.js';
-import { listWalDir, type WalRecord, walCorrupt } from '../wal/reader.js';
-import { FRAME_HEADER_BYTES, FrameType, RecordFlags, readU32, readU64 } from '../wal/record.js';
+import { decodeEvent, listWalDir, type WalRecord, walCorrupt } from '../wal/reader.js';
+import { FRAME_HEADER_BYTES, FrameType, readU32, readU64 } from '../wal/record.js';
 import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from '../wal/segment.js';
 
-const kUnpackr = new Unpackr({ useRecords: false, copyBuffers: true });
 const kFirstWindowBytes = 256 * 1024;
-
-/** The same decoding as `readWal`: msgpack, or the raw bytes when encrypted, compressed or not msgpack. */
-function decodeEvent(buf: Buffer, start: number, end: number, flags: number): unknown {
-  const copy = (): Buffer => Buffer.from(buf.subarray(start, end));
-  if ((flags & (RecordFlags.ENCRYPTED | RecordFlags.COMPRESSED)) !== 0 || end === start) return copy();
-  try {
-    return kUnpackr.unpack(buf.subarray(start, end));
-  } catch {
-    return copy();
-  }
-}
 
 interface Position {
   readonly seg: SegmentFile;

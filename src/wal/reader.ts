@@ -383,7 +383,8 @@ export async function readSealFromEnd(fh: FileHandle, size: number): Promise<Dec
 
 const kUnpackr = new Unpackr({ useRecords: false, copyBuffers: true });
 
-function decodeEvent(buf: Buffer, start: number, end: number, flags: number): unknown {
+/** A record's event: msgpack, or the raw bytes when encrypted, compressed, empty or not msgpack. */
+export function decodeEvent(buf: Buffer, start: number, end: number, flags: number): unknown {
   const copy = (): Buffer => Buffer.from(buf.subarray(start, end));
   if ((flags & (RecordFlags.ENCRYPTED | RecordFlags.COMPRESSED)) !== 0 || end === start) return copy();
   try {
@@ -405,17 +406,20 @@ function checkReadOptions(opts: ReadWalOptions): void {
   if (!dateOk(opts.to)) throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'readWal: to must be a valid Date');
 }
 
-/** Lists the segments of `dir` for readers: IO error when unreadable, WAL_FORMAT for foreign `*.wal` files. */
-export async function listWalDir(dir: string): Promise<SegmentFile[]> {
-  let names: string[];
+/** The file names in a WAL directory; `ERR_IRONLOG_IO` when it cannot be read. */
+export async function readWalDirNames(dir: string): Promise<string[]> {
   try {
-    names = await fsp.readdir(dir);
+    return await fsp.readdir(dir);
   } catch (err) {
     throw new IronlogError(ErrorCodes.IO, `cannot read WAL directory ${dir}: ${errnoCode(err) ?? String(err)}`, {
       cause: err,
     });
   }
-  const { segments, foreign } = listSegmentFiles(dir, names);
+}
+
+/** Lists the segments of `dir` for readers: IO error when unreadable, WAL_FORMAT for foreign `*.wal` files. */
+export async function listWalDir(dir: string): Promise<SegmentFile[]> {
+  const { segments, foreign } = listSegmentFiles(dir, await readWalDirNames(dir));
   if (foreign.length > 0) {
     throw new IronlogError(
       ErrorCodes.WAL_FORMAT,

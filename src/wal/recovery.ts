@@ -15,6 +15,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
 import type { WalFs } from './fs.js';
+import { readWalDirNames } from './reader.js';
 import { align8, checkFrame, FrameCheck, FrameType, GapReason, readU32, readU64 } from './record.js';
 import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX } from './segment.js';
 import type { VerifyProblem } from './verify.js';
@@ -81,14 +82,7 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
   if (path.resolve(input) === path.resolve(output)) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
   }
-  let names: string[];
-  try {
-    names = await fsp.readdir(input);
-  } catch (err) {
-    throw new IronlogError(ErrorCodes.IO, `cannot read WAL directory ${input}: ${errnoCode(err) ?? String(err)}`, {
-      cause: err,
-    });
-  }
+  const names = await readWalDirNames(input);
   try {
     const existing = await fsp.readdir(output);
     if (existing.some((n) => n.endsWith(SEGMENT_SUFFIX))) {

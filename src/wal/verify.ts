@@ -6,7 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
-import { type ScanProblem, scanSegmentImage, type WalProblemKind } from './reader.js';
+import { readWalDirNames, type ScanProblem, scanSegmentImage, type WalProblemKind } from './reader.js';
 import { HASH_BYTES } from './record.js';
 import { listSegmentFiles, type SegmentFile } from './segment.js';
 
@@ -75,15 +75,7 @@ const kZero = Buffer.alloc(HASH_BYTES);
  * seq): segments deleted from the end, or the open segment cut exactly at a batch boundary.
  */
 export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promise<VerifyReport> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch (err) {
-    throw new IronlogError(ErrorCodes.IO, `cannot read WAL directory ${dir}: ${errnoCode(err) ?? String(err)}`, {
-      cause: err,
-    });
-  }
-  const { segments, foreign } = listSegmentFiles(dir, names);
+  const { segments, foreign } = listSegmentFiles(dir, await readWalDirNames(dir));
   const problems: VerifyProblem[] = [];
   for (const name of foreign) {
     problems.push({
