@@ -7,6 +7,7 @@
  */
 import { type ErrorCode, ErrorCodes, type WireError } from '../main/errors.js';
 import type { SyncMode } from '../main/options.js';
+import type { SealedSegmentInfo } from '../wal/writer.js';
 
 /** `workerData` of the writer worker: resolved options, validated once in the main thread. */
 export interface WriterInit {
@@ -25,16 +26,8 @@ export interface WriterInit {
   readonly walFsModuleData: unknown;
 }
 
-/** Summary of a segment the writer sealed (the replicator's input, later). */
-export interface SealedSegment {
-  readonly path: string;
-  readonly firstSeq: number;
-  readonly lastSeq: number;
-  readonly records: number;
-  readonly bytes: number;
-  readonly sealSha256: string;
-  readonly merkleRoot: string;
-}
+/** Summary of a segment the writer sealed (the replicator's input); defined by the WAL writer. */
+export type SealedSegment = SealedSegmentInfo;
 
 /** Messages the writer worker posts to the main thread. */
 export type WriterToMain =
