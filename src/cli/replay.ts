@@ -1,7 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../main/errors.js';
-import type { RemoteRecord } from '../replication/readback.js';
 import { listWalDir, readWal, type WalRecord } from '../wal/reader.js';
 import {
   dateArg,
@@ -117,22 +116,10 @@ Examples:
       }
       exitOnBrokenPipe();
       const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
-      const out = new ChunkWriter(process.stdout);
-      let first = true;
-      if (opts.format === 'json') await out.write('[');
-      if (opts.format === 'table') await out.write(`${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
-      const print = async (r: WalRecord): Promise<void> => {
-        const rec = recordJson(r);
-        if (filter && !filter(rec)) return;
-        if (opts.format === 'ndjson') {
-          await out.write(`${toJson(rec)}\n`);
-        } else if (opts.format === 'json') {
-          await out.write(`${first ? '\n' : ',\n'}  ${toJson(rec)}`);
-        } else {
-          await out.write(`${String(r.seq).padStart(10)}  ${rec.time.padEnd(24)}  ${toJson(r.event)}\n`);
-        }
-        first = false;
-      };
+      const printer = new RecordPrinter(new ChunkWriter(process.stdout), opts.format, filter, false);
+      const out = printer.out;
+      await printer.begin();
+      const print = (r: WalRecord): Promise<void> => printer.print(r);
       const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
       let nextSeq = opts.fromSeq ?? 1;
       const stop = opts.follow ? listenForStop() : undefined;
@@ -179,9 +166,48 @@ Examples:
         await out.flush();
       }
       stop?.dispose();
-      if (opts.format === 'json') await out.write(first ? ']\n' : '\n]\n');
-      await out.flush();
+      await printer.end();
     });
+}
+
+/** Prints records as ndjson, one JSON array or a table; `withNode` adds each record's node. */
+class RecordPrinter {
+  #first = true;
+
+  constructor(
+    readonly out: ChunkWriter,
+    private readonly format: ReplayOptions['format'],
+    private readonly filter: RecordFilter | undefined,
+    private readonly withNode: boolean,
+  ) {}
+
+  async begin(): Promise<void> {
+    if (this.format === 'json') await this.out.write('[');
+    if (this.format === 'table') {
+      const node = this.withNode ? `${'node'.padEnd(12)}  ` : '';
+      await this.out.write(`${node}${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
+    }
+  }
+
+  async print(r: WalRecord, nodeId?: string): Promise<void> {
+    const rec = this.withNode ? { nodeId, ...recordJson(r) } : recordJson(r);
+    if (this.filter && !this.filter(rec)) return;
+    if (this.format === 'ndjson') {
+      await this.out.write(`${toJson(rec)}\n`);
+    } else if (this.format === 'json') {
+      await this.out.write(`${this.#first ? '\n' : ',\n'}  ${toJson(rec)}`);
+    } else {
+      const node = this.withNode ? `${(nodeId ?? '').padEnd(12)}  ` : '';
+      await this.out.write(`${node}${String(r.seq).padStart(10)}  ${rec.time.padEnd(24)}  ${toJson(r.event)}\n`);
+    }
+    this.#first = false;
+  }
+
+  /** Closes a JSON array and flushes. */
+  async end(): Promise<void> {
+    if (this.format === 'json') await this.out.write(this.#first ? ']\n' : '\n]\n');
+    await this.out.flush();
+  }
 }
 
 /**
@@ -215,34 +241,15 @@ async function replayRemote(
   const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
   const fromSeq = opts.fromSeq ?? 1;
   const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
-  const out = new ChunkWriter(process.stdout);
-  let first = true;
-  if (opts.format === 'json') await out.write('[');
-  if (opts.format === 'table') {
-    await out.write(`${'node'.padEnd(12)}  ${'seq'.padStart(10)}  ${'time'.padEnd(24)}  event\n`);
-  }
-  const print = async (r: RemoteRecord): Promise<void> => {
-    const rec = { nodeId: r.nodeId, ...recordJson(r) };
-    if (filter && !filter(rec)) return;
-    if (opts.format === 'ndjson') {
-      await out.write(`${toJson(rec)}\n`);
-    } else if (opts.format === 'json') {
-      await out.write(`${first ? '\n' : ',\n'}  ${toJson(rec)}`);
-    } else {
-      await out.write(
-        `${r.nodeId.padEnd(12)}  ${String(r.seq).padStart(10)}  ${rec.time.padEnd(24)}  ${toJson(r.event)}\n`,
-      );
-    }
-    first = false;
-  };
+  const printer = new RecordPrinter(new ChunkWriter(process.stdout), opts.format, filter, true);
+  await printer.begin();
   try {
     for await (const r of records) {
-      if (r.seq >= fromSeq && r.seq <= toSeq) await print(r);
+      if (r.seq >= fromSeq && r.seq <= toSeq) await printer.print(r, r.nodeId);
     }
   } finally {
     // Records read before an error (damage further on) are still printed.
-    await out.flush();
+    await printer.out.flush();
   }
-  if (opts.format === 'json') await out.write(first ? ']\n' : '\n]\n');
-  await out.flush();
+  await printer.end();
 }
