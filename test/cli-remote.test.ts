@@ -2,6 +2,7 @@
  * `ironlog replay` and `ironlog verify` reading a replicated multi-node history from a backend:
  * two sinks (two nodeIds) replicate to s3rver and a directory, then the real binary reads it back.
  */
+import * as fs from 'node:fs';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -14,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend, s3ClientConfig } from '../dist/backends/index.js';
 import { openSink } from '../dist/main/index.js';
 import { type Emulator, startS3rver } from './fixtures/emulators.js';
-import { killChildren, runCli } from './helpers/cli.js';
+import { killChildren, runCli, spawnCli } from './helpers/cli.js';
 import { TempDir, until } from './helpers/tmp.js';
 
 const kCreds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -165,6 +166,16 @@ describe('ironlog replay/verify from a replicated history', () => {
     const fromFile = await runCli(['replay', '--source', fileUrl]);
     expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(parseNdjson(fromFile.stdout)).toEqual(printed);
+
+    // `| head`: the reader of stdout is gone before anything is printed. The command exits 0 and
+    // still removes its downloaded copy of the history (in a TMPDIR of its own here).
+    const childTmp = tmp.join('child-tmp');
+    fs.mkdirSync(childTmp);
+    const piped = spawnCli(['replay', '--source', fileUrl], { TMPDIR: childTmp });
+    piped.stdout?.destroy();
+    const pipedCode = await new Promise<number | null>((resolve) => piped.once('exit', (c) => resolve(c)));
+    expect(pipedCode).toBe(0);
+    expect(fs.readdirSync(childTmp)).toEqual([]);
 
     // --source keeps --from/--to as times: a window of the merged history, as one JSON array.
     const t1 = printed[100]?.time as string;

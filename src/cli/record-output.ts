@@ -56,16 +56,26 @@ export class ChunkWriter {
 }
 
 let brokenPipeHandled = false;
+let brokenPipeExiting = false;
+const kBrokenPipeCleanups: Array<() => Promise<unknown>> = [];
 
 /**
  * Ends the process quietly when stdout is a closed pipe (`ironlog replay ... | head`), like a
- * C tool that dies of SIGPIPE. Installed once, whatever the number of calls.
+ * C tool that dies of SIGPIPE, after the cleanups registered with {@link beforeBrokenPipeExit}.
+ * Installed once, whatever the number of calls.
  */
 export function exitOnBrokenPipe(): void {
   if (brokenPipeHandled) return;
   brokenPipeHandled = true;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
+    if (err.code !== 'EPIPE') throw err;
+    if (brokenPipeExiting) return;
+    brokenPipeExiting = true;
+    void Promise.allSettled(kBrokenPipeCleanups.map((cleanup) => cleanup())).finally(() => process.exit(0));
   });
+}
+
+/** Work to finish before a closed stdout ends the process (e.g. removing a temp download). */
+export function beforeBrokenPipeExit(cleanup: () => Promise<unknown>): void {
+  kBrokenPipeCleanups.push(cleanup);
 }

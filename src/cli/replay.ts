@@ -13,7 +13,7 @@ import {
   sleepUnlessStopped,
 } from './args.js';
 import { compileFilter, type RecordFilter } from './filter.js';
-import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
+import { beforeBrokenPipeExit, ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
 import { WalTailer } from './wal-tail.js';
 
 interface ReplayOptions {
@@ -234,10 +234,7 @@ async function replayRemote(
     allowPrunedStart: opts.allowPrunedStart === true,
   });
   // `| head` closes stdout: end the reader first (its finally removes the downloaded copy), then exit.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    void records.return(undefined).finally(() => process.exit(0));
-  });
+  beforeBrokenPipeExit(() => records.return(undefined));
   const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
   const fromSeq = opts.fromSeq ?? 1;
   const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
