@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { errnoCode } from '../main/errors.js';
+import { errnoCode } from '../core/errors.js';
 import { fsyncDir } from '../wal/fs.js';
 import { backendError, backendName, sha256Hex, verifyError } from './common.js';
 import {

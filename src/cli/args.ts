@@ -3,7 +3,7 @@
  * `InvalidArgumentError`, which commander turns into a usage error (exit code 2).
  */
 import { InvalidArgumentError } from 'commander';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 
 /** A positive integer seq. */
 export function seqArg(value: string): number {

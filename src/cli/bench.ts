@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import { verifyWal } from '../wal/verify.js';
 import { intArg, listenForStop, parseDurationMs, parseSize } from './args.js';

@@ -19,7 +19,7 @@
  * expression; `a contains b` tests a substring or an array element; `a in [1, 2]` membership.
  * A bare operand is true when it is neither missing, null, false, 0 nor "".
  */
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 
 /** What a filter sees of a record. */
 export interface FilterRecord {

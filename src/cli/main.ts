@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 corruption found (verify), 2 usage or I/O error.
  */
 import { Command, CommanderError } from 'commander';
-import { isIronlogError } from '../main/errors.js';
+import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerExport } from './export.js';
 import { registerMonitor } from './monitor.js';

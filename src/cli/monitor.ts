@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { diskSpace } from '../monitoring/health.js';
 import {
   bucketQuantile,

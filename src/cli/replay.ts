@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { listWalDir, readWal, type WalRecord } from '../wal/reader.js';
 import {
   dateArg,

@@ -4,7 +4,7 @@
  * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
  */
 import type { Command } from 'commander';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
 import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';

@@ -6,7 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from '../wal/batch.js';
 import { decodeEvent, listWalDir, type WalRecord, walCorrupt } from '../wal/reader.js';
 import { FRAME_HEADER_BYTES, FrameType, readU32, readU64 } from '../wal/record.js';

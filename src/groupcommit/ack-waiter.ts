@@ -3,10 +3,9 @@
  * order and settles all of them with one `Atomics.waitAsync` on COMMIT_SIGNAL, however many are
  * outstanding (DESIGN §2, "Acks").
  */
-import { type ErrorCode, ErrorCodes, IronlogError } from '../main/errors.js';
+import { type ErrorCode, ErrorCodes, IronlogError } from '../core/errors.js';
 import { FAILURE_ENTRIES, I32 } from '../ringbuffer/layout.js';
-import { sharedErrorCode } from '../workers/messages.js';
-import { CommitState, type FailureRange, RingState } from './commit-state.js';
+import { CommitState, type FailureRange, RingState, sharedErrorCode } from './commit-state.js';
 
 /** What `emit()` resolves with. */
 export interface Ack {

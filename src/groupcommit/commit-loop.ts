@@ -6,19 +6,28 @@
  * Batching is natural: while one fdatasync runs, producers keep publishing, and the next drain
  * takes all of it (up to `maxBatchBytes`). See DESIGN §2 and `docs/durability.md`.
  */
-import { ErrorCodes, IronlogError, isIronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
+import type { SyncMode } from '../core/sync-mode.js';
 import type { RingConsumer } from '../ringbuffer/ring.js';
 import type { WalWriter } from '../wal/writer.js';
-import { sharedErrorIndex, type WriterInit } from '../workers/messages.js';
-import { CommitState, RingState } from './commit-state.js';
+import { CommitState, RingState, sharedErrorIndex } from './commit-state.js';
 import { WriterStats } from './writer-stats.js';
+
+/** The batching policy of the loop: the resolved sink options it acts on. */
+export interface CommitPolicy {
+  readonly syncMode: SyncMode;
+  readonly syncIntervalMs: number;
+  readonly maxBatchBytes: number;
+  /** How long a faulted writer waits between attempts to clear the fault. */
+  readonly faultRetryMs: number;
+}
 
 /** What the loop needs from its surroundings (all injectable for tests). */
 export interface CommitLoopDeps {
   readonly consumer: RingConsumer;
   readonly wal: WalWriter;
   readonly sab: SharedArrayBuffer;
-  readonly init: Pick<WriterInit, 'syncMode' | 'syncIntervalMs' | 'maxBatchBytes' | 'faultRetryMs'>;
+  readonly init: CommitPolicy;
   readonly nowMs?: () => number;
   /** Called when the WAL faults and when the fault clears (the worker turns these into messages). */
   readonly onFault?: (error: IronlogError) => void;

@@ -10,6 +10,7 @@
  * All are seq-cst Atomics, so a producer that sees RESOLVED_SEQ >= s also sees every failure entry
  * covering s.
  */
+import { type ErrorCode, ErrorCodes } from '../core/errors.js';
 import { controlViews, FAILURE_ENTRIES, FAILURE_ENTRY_WORDS, I32, I64, RingState } from '../ringbuffer/layout.js';
 
 export { RingState };
@@ -113,4 +114,29 @@ export class CommitState {
     Atomics.store(this.i32, I32.STATE, state);
     this.notify();
   }
+}
+
+/**
+ * Error codes as small integers, for the failure table and `FAULT_CODE` in shared memory.
+ * Append only: the index is the wire value.
+ */
+export const kSharedErrorCodes: readonly ErrorCode[] = Object.freeze([
+  ErrorCodes.INTERNAL,
+  ErrorCodes.WAL_WRITE,
+  ErrorCodes.WAL_FSYNC,
+  ErrorCodes.DISK_FULL,
+  ErrorCodes.WAL_FAULTED,
+  ErrorCodes.CLOSED,
+  ErrorCodes.WORKER_EXITED,
+]);
+
+/** The shared-memory integer of `code` (INTERNAL's 0 for codes not in the table). */
+export function sharedErrorIndex(code: ErrorCode): number {
+  const i = kSharedErrorCodes.indexOf(code);
+  return Math.max(0, i);
+}
+
+/** The code of a shared-memory integer. */
+export function sharedErrorCode(index: number): ErrorCode {
+  return kSharedErrorCodes[index] ?? ErrorCodes.INTERNAL;
 }

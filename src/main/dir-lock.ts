@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCodes, IronlogError } from './errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 
 const kHeldInThisProcess = new Set<string>();
 

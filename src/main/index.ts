@@ -23,6 +23,7 @@ export type {
   S3Credentials,
   VerifyMode,
 } from '../backends/types.js';
+export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport } from '../monitoring/health.js';
 export type { SinkMetrics } from '../monitoring/sink-metrics.js';
@@ -51,7 +52,6 @@ export type { WalFs } from '../wal/fs.js';
 export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../workers/messages.js';
-export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from './errors.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

@@ -1,13 +1,14 @@
 import type { Registry } from 'prom-client';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
+import type { SyncMode } from '../core/sync-mode.js';
 import {
   type ReplicationOptions,
   type ResolvedReplicationOptions,
   resolveReplicationOptions,
 } from '../replication/options.js';
-import { ErrorCodes, IronlogError } from './errors.js';
 
 /** How the writer makes a batch durable. See `docs/durability.md`. */
-export type SyncMode = 'batch' | 'always' | 'interval' | 'none';
+export type { SyncMode };
 /** When `emit()` resolves. */
 export type AckLevel = 'durable' | 'written' | 'replicated';
 /** What `emit()` does when the ring buffer has no room. */

@@ -4,12 +4,11 @@
  * thread's lives in the {@link Sink}; a worker thread gets its own with {@link connectProducer}.
  */
 import { Packr } from 'msgpackr';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { type Ack, AckWaiter, stateError } from '../groupcommit/ack-waiter.js';
-import { CommitState, RingState } from '../groupcommit/commit-state.js';
+import { CommitState, RingState, sharedErrorCode } from '../groupcommit/commit-state.js';
 import { FrameKind, FrameOffset, frameBytesFor } from '../ringbuffer/layout.js';
 import { RingProducer } from '../ringbuffer/ring.js';
-import { sharedErrorCode } from '../workers/messages.js';
-import { ErrorCodes, IronlogError } from './errors.js';
 import type { OnFull } from './options.js';
 
 export type { Ack };

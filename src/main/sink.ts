@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 import { checkHealth, type HealthOptions, type HealthReport } from '../monitoring/health.js';
@@ -17,7 +18,6 @@ import { readWal, type WalRecord } from '../wal/reader.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { SealedSegment, WriterInit, WriterToMain } from '../workers/messages.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
-import { assertNever, ErrorCodes, IronlogError } from './errors.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 

@@ -9,7 +9,7 @@
  *    tamper/verification alert, quorum unreachable, manifest not writable), with the reasons.
  */
 import * as fsp from 'node:fs/promises';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { BackendReplicationStatus, ReplicationStatus } from '../replication/manager.js';
 import { readRingUsage, type WalStateName } from './ring-usage.js';
 

@@ -6,7 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { ErrorCodes, type IronlogError } from '../main/errors.js';
+import { ErrorCodes, type IronlogError } from '../core/errors.js';
 import type { ReplicationEvents, ReplicationStatus } from '../replication/manager.js';
 
 /** Names of the replication metrics (all start with `ironlog_replicat`). */

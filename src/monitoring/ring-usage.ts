@@ -2,10 +2,10 @@
  * Reads how full a sink's ring is, and the group-commit state, straight from the ring SAB (no
  * message to the writer). Racy by design: a snapshot, good for metrics and health.
  */
-import { RingState as RingStateValues } from '../groupcommit/commit-state.js';
-import type { ErrorCode } from '../main/errors.js';
+
+import type { ErrorCode } from '../core/errors.js';
+import { RingState as RingStateValues, sharedErrorCode } from '../groupcommit/commit-state.js';
 import { controlViews, I32, I64 } from '../ringbuffer/layout.js';
-import { sharedErrorCode } from '../workers/messages.js';
 
 /** The group-commit state as a word. */
 export type WalStateName = 'open' | 'faulted' | 'closing' | 'closed' | 'dead';

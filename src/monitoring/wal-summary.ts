@@ -5,7 +5,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { listWalDir, readSealFromEnd, scanSegmentImage } from '../wal/reader.js';
 import type { SegmentFile, TimeIndexEntry } from '../wal/segment.js';
 

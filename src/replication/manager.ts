@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import { backendName } from '../backends/common.js';
 import { countStored } from '../backends/quorum.js';
 import type { BackendConfig } from '../backends/types.js';
-import { ErrorCodes, IronlogError, type WireError } from '../main/errors.js';
+import { ErrorCodes, IronlogError, type WireError } from '../core/errors.js';
 import { fsyncDir } from '../wal/fs.js';
 import { listSegmentFiles, segmentFileName } from '../wal/segment.js';
 import type { SealedSegment } from '../workers/messages.js';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { fsyncDir } from '../wal/fs.js';
 
 /** File name of the manifest inside the WAL directory. */

@@ -1,7 +1,7 @@
 /** The `replication` option of `openSink`: its contract, defaults and validation. */
 import { backendName, validateBackendConfig } from '../backends/common.js';
 import type { BackendConfig } from '../backends/types.js';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 
 /** Retry policy per backend: full-jitter exponential backoff. */
 export interface RetryOptions {

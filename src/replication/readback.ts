@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { sha256Hex } from '../backends/common.js';
 import { createBackend } from '../backends/index.js';
 import type { Backend, BackendConfig } from '../backends/types.js';
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import { segmentFileName } from '../wal/segment.js';
 import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';

@@ -11,7 +11,7 @@
 import * as fsp from 'node:fs/promises';
 import { md5Hex, sha256Hex } from '../backends/common.js';
 import type { Backend } from '../backends/types.js';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import type { ReplicateResult, ReplicateTask } from '../workers/replicator/messages.js';
 
 function tamper(backend: Backend, key: string, detail: string): IronlogError {

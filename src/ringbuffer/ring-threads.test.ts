@@ -72,7 +72,7 @@ describe('ring with real threads', () => {
     const pairs = [
       ['../../dist/ringbuffer/ring.js', './ring.ts'],
       ['../../dist/ringbuffer/layout.js', './layout.ts'],
-      ['../../dist/main/errors.js', '../main/errors.ts'],
+      ['../../dist/core/errors.js', '../core/errors.ts'],
     ] as const;
     for (const [built, source] of pairs) {
       const b = fileURLToPath(new URL(built, import.meta.url));

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../main/errors.js';
+import { ErrorCodes } from '../core/errors.js';
 import { controlViews, FRAME_HEADER_BYTES, FrameKind, FrameOffset, frameBytesFor, I32, I64 } from './layout.js';
 import { createRingSab, RingConsumer, RingProducer } from './ring.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../main/errors.js';
+import { ErrorCodes } from '../core/errors.js';
 import {
   BATCH_BUCKETS_EVENTS,
   CONTROL_BYTES,

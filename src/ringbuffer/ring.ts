@@ -19,7 +19,7 @@
  * position's physical offset is `position & (capacity - 1)` on every lap. Two positions are only
  * ever compared through their difference `(a - b) >>> 0`.
  */
-import { ErrorCodes, IronlogError } from '../main/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import {
   CONTROL_BYTES,
   FRAME_HEADER_BYTES,

@@ -17,8 +17,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
 import { Counter, type Registry } from 'prom-client';
+import { ErrorCodes } from '../core/errors.js';
 import type { Ack } from '../groupcommit/ack-waiter.js';
-import { ErrorCodes } from '../main/errors.js';
 import type { HealthReport } from '../monitoring/health.js';
 import { bodyFormatFor, encodeEvents, isBodyError, parseEvents } from './ingest-body.js';
 

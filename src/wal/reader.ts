@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Unpackr } from 'msgpackr';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { type BatchDamageKind, BatchParse, BatchStatus, findCompleteBatch, parseBatch } from './batch.js';
 import {
   checkFrame,

@@ -13,7 +13,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import type { WalFs } from './fs.js';
 import { readWalDirNames } from './reader.js';
 import { align8, checkFrame, FrameCheck, FrameType, GapReason, readU32, readU64 } from './record.js';

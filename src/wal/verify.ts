@@ -5,7 +5,7 @@
  * (it resyncs after damage) instead of stopping at the first.
  */
 import * as fsp from 'node:fs/promises';
-import { ErrorCodes, errnoCode, IronlogError } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { readWalDirNames, type ScanProblem, scanSegmentImage, type WalProblemKind } from './reader.js';
 import { HASH_BYTES } from './record.js';
 import { listSegmentFiles, type SegmentFile } from './segment.js';

@@ -16,9 +16,10 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { debuglog } from 'node:util';
-import { ErrorCodes, errnoCode, IronlogError, ioFailure } from '../main/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchBuilder } from './batch.js';
 import { fsyncDir, nodeWalFs, readFully, type WalFs, writeFully } from './fs.js';
+import { ioFailure } from './io-failure.js';
 import { firstNonZero, scanSegmentImage, walCorrupt } from './reader.js';
 import { COMMIT_FRAME_BYTES, checkFrame, FrameCheck, HASH_BYTES, readU32, readU64 } from './record.js';
 import {

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCodes } from '../../main/errors.js';
+import { ErrorCodes } from '../../core/errors.js';
 import type { SinkOptions } from '../../main/options.js';
 import { openSink, type Sink } from '../../main/sink.js';
 import { DiskQuota, quotaFsModulePath } from '../../testing/quota-fs.js';

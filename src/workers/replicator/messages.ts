@@ -4,7 +4,7 @@
  * rejects for a backend failure, it returns `{ ok: false }`.
  */
 import type { BackendConfig } from '../../backends/types.js';
-import type { WireError } from '../../main/errors.js';
+import type { WireError } from '../../core/errors.js';
 
 /** Upload one sealed segment to one backend. */
 export interface ReplicateTask {

@@ -4,10 +4,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { ErrorCodes, IronlogError, isIronlogError } from '../../core/errors.js';
 import { runCommitLoop } from '../../groupcommit/commit-loop.js';
 import { CommitState, RingState } from '../../groupcommit/commit-state.js';
 import { WriterStats } from '../../groupcommit/writer-stats.js';
-import { ErrorCodes, IronlogError, isIronlogError } from '../../main/errors.js';
 import { frameBytesFor } from '../../ringbuffer/layout.js';
 import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
 import { nodeWalFs, type WalFs } from '../../wal/fs.js';

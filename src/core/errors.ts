@@ -115,22 +115,6 @@ export function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/**
- * Maps a failed write or fsync to its typed error: ENOSPC/EDQUOT become `DISK_FULL`, anything
- * else keeps the operation's own code. The original error is kept as `cause`.
- */
-export function ioFailure(op: 'write' | 'fsync', err: unknown, what: string): IronlogError {
-  const errno = errnoCode(err);
-  const detail = err instanceof Error ? err.message : String(err);
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
-    return new IronlogError(ErrorCodes.DISK_FULL, `disk full while trying to ${op} ${what}: ${detail}`, {
-      cause: err,
-    });
-  }
-  const code = op === 'write' ? ErrorCodes.WAL_WRITE : ErrorCodes.WAL_FSYNC;
-  return new IronlogError(code, `${op} of ${what} failed: ${detail}`, { cause: err });
-}
-
 /** Exhaustiveness helper for `switch` over discriminated unions. */
 export function assertNever(value: never, what = 'value'): never {
   throw new IronlogError(ErrorCodes.INTERNAL, `unexpected ${what}: ${JSON.stringify(value)}`);
