@@ -24,7 +24,8 @@ function yamlDocs(p: string): Doc[] {
 }
 function get(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
-  for (const k of path.split('.')) cur = (cur as Record<string, unknown> | undefined)?.[/^\d+$/.test(k) ? Number(k) : k];
+  for (const k of path.split('.'))
+    cur = (cur as Record<string, unknown> | undefined)?.[/^\d+$/.test(k) ? Number(k) : k];
   return cur;
 }
 
@@ -200,13 +201,19 @@ describe('docker-compose', () => {
     expect(get(prom, 'scrape_configs.0.static_configs.0.targets.0')).toBe(`ironlog:${optionValue(cmd, '--port')}`);
     const promVolumes = get(services, 'prometheus.volumes') as string[];
     const rules = get(prom, 'rule_files.0') as string;
-    expect(promVolumes.some((v) => v.startsWith('./docs/monitoring/alerts.yml:') && v.includes(`:${rules}`))).toBe(true);
+    expect(promVolumes.some((v) => v.startsWith('./docs/monitoring/alerts.yml:') && v.includes(`:${rules}`))).toBe(
+      true,
+    );
 
     const dashProvider = yamlDocs('deploy/grafana/provisioning/dashboards/ironlog.yml')[0] as Doc;
     const dashDir = get(dashProvider, 'providers.0.options.path') as string;
     const grafanaVolumes = get(services, 'grafana.volumes') as string[];
     expect(grafanaVolumes.some((v) => v.includes(':/etc/grafana/provisioning'))).toBe(true);
-    expect(grafanaVolumes.some((v) => v.startsWith('./docs/monitoring/grafana-dashboard.json:') && v.includes(`:${dashDir}/`))).toBe(true);
+    expect(
+      grafanaVolumes.some(
+        (v) => v.startsWith('./docs/monitoring/grafana-dashboard.json:') && v.includes(`:${dashDir}/`),
+      ),
+    ).toBe(true);
     const ds = yamlDocs('deploy/grafana/provisioning/datasources/prometheus.yml')[0] as Doc;
     expect(get(ds, 'datasources.0.url')).toBe('http://prometheus:9090');
   });
