@@ -103,8 +103,8 @@ describe('Dockerfile', () => {
     expect(one('USER')).toMatch(/^10001(:10001)?$/);
     expect(jsonArray(one('VOLUME'))).toEqual(['/var/lib/ironlog']);
     const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string>; scripts: Record<string, string> };
-    expect(pkg.bin['ironlog']).toBe('./bin/ironlog.js');
-    expect(pkg.scripts['prepare']).toContain('build');
+    expect(get(pkg.bin, 'ironlog')).toBe('./bin/ironlog.js');
+    expect(get(pkg.scripts, 'prepare')).toContain('build');
   });
 
   it('its command starts a real server whose /health/live the HEALTHCHECK accepts', async () => {
@@ -137,10 +137,10 @@ describe('kubernetes', () => {
   const docs = ['statefulset', 'service', 'pdb', 'secret.example'].flatMap((f) =>
     yamlDocs(`deploy/kubernetes/${f}.yaml`),
   );
-  const byKind = (kind: string): Doc[] => docs.filter((d) => d['kind'] === kind);
+  const byKind = (kind: string): Doc[] => docs.filter((d) => get(d, 'kind') === kind);
   const sts = byKind('StatefulSet')[0] as Doc;
   const container = get(sts, 'spec.template.spec.containers.0') as Doc;
-  const args = container['args'] as string[];
+  const args = get(container, 'args') as string[];
 
   it('the StatefulSet runs the real serve; its probes answer 200 and a drain has time', async () => {
     const containerPort = get(container, 'ports.0.containerPort');
@@ -148,16 +148,16 @@ describe('kubernetes', () => {
     expect(get(sts, 'spec.template.spec.securityContext.runAsUser')).toBe(10001);
     expect(get(sts, 'spec.template.spec.securityContext.runAsNonRoot')).toBe(true);
     expect(Number(get(sts, 'spec.template.spec.terminationGracePeriodSeconds'))).toBeGreaterThanOrEqual(30);
-    const walMount = (container['volumeMounts'] as Doc[]).find((v) => v['name'] === 'wal');
-    expect(optionValue(args, '--dir')?.startsWith(`${walMount?.['mountPath']}/`)).toBe(true);
+    const walMount = (get(container, 'volumeMounts') as Doc[]).find((v) => get(v, 'name') === 'wal');
+    expect(optionValue(args, '--dir')?.startsWith(`${get(walMount, 'mountPath')}/`)).toBe(true);
     expect(get(sts, 'spec.volumeClaimTemplates.0.metadata.name')).toBe('wal');
-    const tokenMount = (container['volumeMounts'] as Doc[]).find((v) => v['name'] === 'tokens');
-    expect(optionValue(args, '--tokens-file')?.startsWith(`${tokenMount?.['mountPath']}/`)).toBe(true);
+    const tokenMount = (get(container, 'volumeMounts') as Doc[]).find((v) => get(v, 'name') === 'tokens');
+    expect(optionValue(args, '--tokens-file')?.startsWith(`${get(tokenMount, 'mountPath')}/`)).toBe(true);
 
     // $(POD_NAME) is expanded by Kubernetes; give it a pod name.
     const expanded = args.map((a) => a.replace('$(POD_NAME)', 'ironlog-0'));
     const secret = byKind('Secret')[0] as Doc;
-    const tokens = get(secret, 'stringData.tokens.json') as string;
+    const tokens = (get(secret, 'stringData') as Record<string, string>)['tokens.json'] as string;
     const url = await startAsDeployed(expanded, tokens);
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
       const path = get(container, `${probe}.httpGet.path`) as string;
@@ -186,17 +186,17 @@ describe('docker-compose', () => {
   const cmd = jsonArray((dockerfile().find((i) => i.op === 'CMD') as { args: string }).args);
 
   it('mounts files that exist, where the other services look for them', () => {
-    const services = compose['services'] as Record<string, Doc>;
+    const services = get(compose, 'services') as Record<string, Doc>;
     for (const svc of Object.values(services)) {
-      for (const v of (svc['volumes'] as string[] | undefined) ?? []) {
+      for (const v of (get(svc, 'volumes') as string[] | undefined) ?? []) {
         const [src] = v.split(':');
         if (src?.startsWith('./')) expect(fs.existsSync(repo(src.slice(2))), v).toBe(true);
       }
     }
-    const ironlog = services['ironlog'] as Doc;
-    expect((ironlog['volumes'] as string[]).some((v) => v.endsWith(':/var/lib/ironlog'))).toBe(true);
+    const ironlog = get(services, 'ironlog') as Doc;
+    expect((get(ironlog, 'volumes') as string[]).some((v) => v.endsWith(':/var/lib/ironlog'))).toBe(true);
     expect(get(ironlog, 'secrets.0.target')).toBe(optionValue(cmd, '--tokens-file'));
-    expect(ironlog['ports']).toContain(`127.0.0.1:${optionValue(cmd, '--port')}:${optionValue(cmd, '--port')}`);
+    expect(get(ironlog, 'ports')).toContain(`127.0.0.1:${optionValue(cmd, '--port')}:${optionValue(cmd, '--port')}`);
 
     expect(get(prom, 'scrape_configs.0.static_configs.0.targets.0')).toBe(`ironlog:${optionValue(cmd, '--port')}`);
     const promVolumes = get(services, 'prometheus.volumes') as string[];
