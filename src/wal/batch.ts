@@ -20,6 +20,7 @@ import {
   readFrameBytes,
   readFrameSeq,
   readFrameType,
+  WAL_FRAME_ALIGN,
   WAL_FRAME_HEADER_BYTES,
   writeFrameHeader,
   writeFrameHeaderInt32,
@@ -504,11 +505,11 @@ export function parseBatch(
  * offset, or -1. This is what tells damage in the middle of a segment from a torn tail.
  */
 export function findCompleteBatch(buf: Uint8Array, from: number, end: number, out: BatchParse): number {
-  for (let off = align8(from); off + COMMIT_FRAME_BYTES <= end; off += 8) {
+  for (let off = align8(from); off + COMMIT_FRAME_BYTES <= end; off += WAL_FRAME_ALIGN) {
     if (readFrameBytes(buf, off) !== COMMIT_FRAME_BYTES || readFrameType(buf, off) !== FrameType.COMMIT) continue;
     if (checkFrame(buf, off, end) !== FrameCheck.OK) continue;
     const start = off - readFrameAux32(buf, off);
-    if (start < from || start % 8 !== 0) continue;
+    if (start < from || start % WAL_FRAME_ALIGN !== 0) continue;
     const status = parseBatch(buf, 0, end, true, start, -1, null, out);
     if (status === BatchStatus.BATCH && out.commitOffset === off) return start;
   }

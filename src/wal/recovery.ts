@@ -23,6 +23,7 @@ import {
   readFrameCrc,
   readFrameSeq,
   readFrameType,
+  WAL_FRAME_ALIGN,
 } from './frame-layout.js';
 import type { WalFs } from './fs.js';
 import { checkFrame, FrameCheck } from './record.js';
@@ -208,7 +209,7 @@ function salvageSegment(buf: Buffer, segment: string, problems: VerifyProblem[])
     });
     damageStart = -1;
   };
-  while (pos + 8 <= end) {
+  while (pos + WAL_FRAME_ALIGN <= end) {
     const check = checkFrame(buf, pos, end);
     if (check === FrameCheck.OK) {
       closeDamage(pos);
@@ -232,15 +233,15 @@ function salvageSegment(buf: Buffer, segment: string, problems: VerifyProblem[])
     if (check === FrameCheck.ZERO && readFrameCrc(buf, pos) === 0) {
       // Zeros: zero-filled space after the data (or a zeroed region; its seqs show up as lost).
       closeDamage(pos);
-      pos += 8;
+      pos += WAL_FRAME_ALIGN;
       continue;
     }
     if (damageStart < 0) damageStart = pos;
     endsInDamage = true;
-    pos += 8;
+    pos += WAL_FRAME_ALIGN;
   }
   if (damageStart >= 0) closeDamage(end);
-  const shortTail = pos < end && damageStart < 0 && end - pos < 8;
+  const shortTail = pos < end && damageStart < 0 && end - pos < WAL_FRAME_ALIGN;
   // Frames of one segment are normally in order already; a stable sort handles the rest.
   frames.sort((a, b) => a.seq - b.seq);
   return { frames, maxKnown, endsUnknown: endsInDamage || shortTail };

@@ -6,7 +6,7 @@
  */
 import { type BatchDamageKind, BatchParse, BatchStatus, findCompleteBatch, parseBatch } from './batch.js';
 import { firstNonZero } from './bytes.js';
-import { FrameType, HASH_BYTES, readFrameType, WalFrameOffset } from './frame-layout.js';
+import { FrameType, HASH_BYTES, readFrameType, WAL_FRAME_ALIGN, WalFrameOffset } from './frame-layout.js';
 import { checkFrame, FrameCheck } from './record.js';
 import {
   type DecodedSeal,
@@ -282,7 +282,12 @@ class SegmentScanner {
       this.#dataEnd = this.#initialized ? this.#summary.dataEnd : SEGMENT_HEADER_BYTES;
     }
     const bp = this.#bp;
-    const later = findCompleteBatch(this.#buf, Math.max(this.#pos + 8, SEGMENT_HEADER_BYTES), this.#end, bp);
+    const later = findCompleteBatch(
+      this.#buf,
+      Math.max(this.#pos + WAL_FRAME_ALIGN, SEGMENT_HEADER_BYTES),
+      this.#end,
+      bp,
+    );
     if (this.#laterBatchOffset < 0 && later >= 0) this.#laterBatchOffset = later;
     if (!this.#resync || later < 0) return kStop;
     // Resync: continue at the complete batch found; its seqs and chain are taken as they are.

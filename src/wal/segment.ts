@@ -37,6 +37,7 @@ import {
   readFrameBytes,
   readFrameSeq,
   readFrameType,
+  WAL_FRAME_ALIGN,
   WalFrameOffset,
   writeFrameHeader,
 } from './frame-layout.js';
@@ -341,7 +342,8 @@ export function encodeSeal(s: SealFields): Buffer {
 export function decodeSeal(buf: Uint8Array, off: number, fileOffset: number = off): DecodedSeal | string {
   const frameBytes = readFrameBytes(buf, off);
   if (readFrameType(buf, off) !== FrameType.SEAL) return 'not a SEAL frame';
-  if (frameBytes < SEAL_FIXED_BYTES + SEAL_TRAILER_BYTES || frameBytes % 8 !== 0) return 'impossible SEAL frame length';
+  if (frameBytes < SEAL_FIXED_BYTES + SEAL_TRAILER_BYTES || frameBytes % WAL_FRAME_ALIGN !== 0)
+    return 'impossible SEAL frame length';
   const sigBytes = readU16(buf, off + SealOffset.SIG_BYTES);
   const sigAlg = readU16(buf, off + SealOffset.SIG_ALG);
   const entries = readU32(buf, off + SealOffset.INDEX_ENTRIES);

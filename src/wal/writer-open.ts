@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { firstNonZero, readU64 } from './bytes.js';
-import { readFrameBytes } from './frame-layout.js';
+import { readFrameBytes, WAL_FRAME_ALIGN } from './frame-layout.js';
 import { fsyncDir, readFully, type WalFs } from './fs.js';
 import { checkFrame, FrameCheck } from './record.js';
 import {
@@ -462,7 +462,7 @@ function sealAtEnd(image: Buffer): DecodedSeal | undefined {
   const trailer = size - SEAL_TRAILER_BYTES;
   if (!image.subarray(trailer + SealTrailerOffset.MAGIC).equals(SEAL_MAGIC)) return undefined;
   const off = readU64(image, trailer + SealTrailerOffset.SEAL_FRAME_OFFSET);
-  if (off < SEGMENT_HEADER_BYTES || off >= size || off % 8 !== 0) return undefined;
+  if (off < SEGMENT_HEADER_BYTES || off >= size || off % WAL_FRAME_ALIGN !== 0) return undefined;
   if (checkFrame(image, off, size) !== FrameCheck.OK || readFrameBytes(image, off) !== size - off) return undefined;
   const seal = decodeSeal(image, off);
   return typeof seal === 'string' ? undefined : seal;
