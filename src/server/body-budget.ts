@@ -1,0 +1,274 @@
+/**
+ * Bounds the work of one request before its body is decoded: a single pass over the bytes that
+ * allocates nothing, counts the events the body declares and refuses early
+ *
+ * - 413 when the events could not fit in one ring claim even at the smallest possible size
+ *   (an empty map is one byte of msgpack, one ring frame of `frameBytesFor(1)` bytes), so a body of a
+ *   million empty maps is refused after reading a fraction of it, not after building a million objects;
+ * - 400 when a msgpack header declares more elements or bytes than the body holds, when the body
+ *   ends inside a value, or when a msgpack string is not valid UTF-8 (it would come back altered).
+ *
+ * JSON bodies are counted by their top-level array items, NDJSON bodies by their non-empty lines.
+ */
+import { isUtf8 } from 'node:buffer';
+import { frameBytesFor } from '../ringbuffer/layout.js';
+import type { BodyError, BodyFormat } from './ingest-body.js';
+
+/** The smallest ring frame an event can take (a 1-byte payload). */
+const kMinFrameBytes = frameBytesFor(1);
+
+/** Most events one request may hold under `maxBatchFrameBytes`. */
+export function maxEventsFor(maxBatchFrameBytes: number): number {
+  return Math.floor(maxBatchFrameBytes / kMinFrameBytes);
+}
+
+function tooMany(events: number, maxEvents: number, exact: boolean): BodyError {
+  return {
+    status: 413,
+    code: 'ERR_HTTP_BATCH_TOO_LARGE',
+    message: `the body holds ${exact ? '' : 'more than '}${events} events; one request may hold at most ${maxEvents} (one ring claim); split it; nothing was written`,
+  };
+}
+
+function bad(message: string): BodyError {
+  return { status: 400, code: 'ERR_IRONLOG_INVALID_ARGUMENT', message: `${message}; nothing was written` };
+}
+
+/** Checks `body` against the per-request budget; undefined when it may be decoded. */
+export function checkBodyBudget(body: Buffer, format: BodyFormat, maxBatchFrameBytes: number): BodyError | undefined {
+  const maxEvents = maxEventsFor(maxBatchFrameBytes);
+  switch (format) {
+    case 'msgpack':
+      return scanMsgpack(body, maxEvents);
+    case 'json':
+      return countJsonItems(body, maxEvents);
+    case 'ndjson':
+      return countLines(body, maxEvents);
+  }
+}
+
+/** Non-empty NDJSON lines, stopping once past `maxEvents`. */
+function countLines(body: Buffer, maxEvents: number): BodyError | undefined {
+  let lines = 0;
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(0x0a, start);
+    if (end < 0) end = body.length;
+    for (let i = start; i < end; i++) {
+      const c = body[i] as number;
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0d) {
+        if (++lines > maxEvents) return tooMany(maxEvents, maxEvents, false);
+        break;
+      }
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
+
+/** Items of a top-level JSON array (strings skipped), stopping once past `maxEvents`. */
+function countJsonItems(body: Buffer, maxEvents: number): BodyError | undefined {
+  let i = 0;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== 0x5b) return undefined; // not an array: one event at most
+  let depth = 0;
+  let items = 0;
+  let expectItem = false;
+  for (; i < body.length; i++) {
+    const c = body[i] as number;
+    if (c === 0x22) {
+      // Skip a string (escapes included) so brackets and commas inside it do not count.
+      for (i++; i < body.length && body[i] !== 0x22; i++) if (body[i] === 0x5c) i++;
+      if (depth === 1 && expectItem) {
+        expectItem = false;
+        if (++items > maxEvents) return tooMany(maxEvents, maxEvents, false);
+      }
+      continue;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (c === 0x5b || c === 0x7b) {
+      if (depth === 1 && expectItem) {
+        expectItem = false;
+        if (++items > maxEvents) return tooMany(maxEvents, maxEvents, false);
+      }
+      depth++;
+      if (depth === 1) expectItem = true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+      if (depth === 0) return undefined;
+    } else if (depth === 1) {
+      if (c === 0x2c) expectItem = true;
+      else if (expectItem) {
+        expectItem = false;
+        if (++items > maxEvents) return tooMany(maxEvents, maxEvents, false);
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One pass over a msgpack body: every header's declared length is checked against the bytes
+ * left, strings are checked for UTF-8, and top-level events are counted. `pending` is the number
+ * of values the open containers still owe; each needs at least one byte.
+ */
+function scanMsgpack(body: Buffer, maxEvents: number): BodyError | undefined {
+  const len = body.length;
+  let pos = 0;
+  let pending = 0;
+  let topValues = 0;
+  while (pos < len) {
+    const at = pos;
+    const top = pending === 0;
+    if (top) {
+      if (++topValues > maxEvents) return tooMany(maxEvents, maxEvents, false);
+    } else {
+      pending--;
+    }
+    const t = body[pos++] as number;
+    let children = 0;
+    let payload = 0;
+    let isString = false;
+    if (t <= 0x7f || t >= 0xe0) {
+      // positive / negative fixint
+    } else if (t <= 0x8f) {
+      children = (t & 0x0f) * 2;
+    } else if (t <= 0x9f) {
+      children = t & 0x0f;
+    } else if (t <= 0xbf) {
+      payload = t & 0x1f;
+      isString = true;
+    } else {
+      const need = (n: number): boolean => pos + n <= len;
+      switch (t) {
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          break;
+        case 0xc1:
+          return bad(`the msgpack body has the never-used byte 0xc1 at offset ${at}`);
+        case 0xc4:
+        case 0xd9:
+          if (!need(1)) return truncated(at);
+          payload = body[pos] as number;
+          pos += 1;
+          isString = t === 0xd9;
+          break;
+        case 0xc5:
+        case 0xda:
+          if (!need(2)) return truncated(at);
+          payload = body.readUInt16BE(pos);
+          pos += 2;
+          isString = t === 0xda;
+          break;
+        case 0xc6:
+        case 0xdb:
+          if (!need(4)) return truncated(at);
+          payload = body.readUInt32BE(pos);
+          pos += 4;
+          isString = t === 0xdb;
+          break;
+        case 0xc7:
+          if (!need(2)) return truncated(at);
+          payload = (body[pos] as number) + 1;
+          pos += 1;
+          break;
+        case 0xc8:
+          if (!need(3)) return truncated(at);
+          payload = body.readUInt16BE(pos) + 1;
+          pos += 2;
+          break;
+        case 0xc9:
+          if (!need(5)) return truncated(at);
+          payload = body.readUInt32BE(pos) + 1;
+          pos += 4;
+          break;
+        case 0xca:
+          payload = 4;
+          break;
+        case 0xcb:
+          payload = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          payload = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          payload = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+          payload = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+          payload = 8;
+          break;
+        case 0xd4:
+          payload = 2;
+          break;
+        case 0xd5:
+          payload = 3;
+          break;
+        case 0xd6:
+          payload = 5;
+          break;
+        case 0xd7:
+          payload = 9;
+          break;
+        case 0xd8:
+          payload = 17;
+          break;
+        case 0xdc:
+          if (!need(2)) return truncated(at);
+          children = body.readUInt16BE(pos);
+          pos += 2;
+          break;
+        case 0xdd:
+          if (!need(4)) return truncated(at);
+          children = body.readUInt32BE(pos);
+          pos += 4;
+          break;
+        case 0xde:
+          if (!need(2)) return truncated(at);
+          children = body.readUInt16BE(pos) * 2;
+          pos += 2;
+          break;
+        case 0xdf:
+          if (!need(4)) return truncated(at);
+          children = body.readUInt32BE(pos) * 2;
+          pos += 4;
+          break;
+      }
+    }
+    if (payload > len - pos) {
+      return bad(`the msgpack value at offset ${at} declares ${payload} bytes but only ${len - pos} remain`);
+    }
+    if (isString && payload > 0 && !isUtf8(body.subarray(pos, pos + payload))) {
+      return bad(`the msgpack string at offset ${at} is not valid UTF-8`);
+    }
+    pos += payload;
+    if (children > 0) {
+      // A top-level array is the batch itself: its length is the event count, known up front.
+      if (top && topValues === 1 && (t & 0xf0) === 0x90 && children > maxEvents) {
+        return tooMany(children, maxEvents, true);
+      }
+      if (top && topValues === 1 && (t === 0xdc || t === 0xdd) && children > maxEvents) {
+        return tooMany(children, maxEvents, true);
+      }
+      pending += children;
+      if (pending > len - pos) {
+        return bad(
+          `the msgpack value at offset ${at} declares ${children} elements but only ${len - pos} bytes remain`,
+        );
+      }
+    }
+  }
+  if (pending > 0) return truncated(len);
+  return undefined;
+}
+
+function truncated(at: number): BodyError {
+  return bad(`the msgpack body ends inside a value (offset ${at})`);
+}
