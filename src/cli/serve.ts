@@ -178,15 +178,27 @@ Example:
             `(or ${kTokensEnv}) or --tls-ca, or --insecure to let anyone who reaches it write`,
         );
       }
-      const sink = await openSink({
-        dir: opts.dir,
-        metrics: true,
-        onFull: opts.onFull,
-        syncMode: opts.syncMode,
-        ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
-        ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
-        ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
-      });
+      // Installed before anything is opened: SIGHUP's default action would end the process.
+      let reload = (): void => {
+        process.stderr.write('ironlog serve: SIGHUP: not listening yet, nothing to reload\n');
+      };
+      const onHup = (): void => reload();
+      process.on('SIGHUP', onHup);
+      let sink: Awaited<ReturnType<typeof openSink>>;
+      try {
+        sink = await openSink({
+          dir: opts.dir,
+          metrics: true,
+          onFull: opts.onFull,
+          syncMode: opts.syncMode,
+          ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
+          ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
+          ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
+        });
+      } catch (err) {
+        process.off('SIGHUP', onHup);
+        throw err;
+      }
       sink.events.on('fault', (err) => process.stderr.write(`ironlog serve: WAL fault ${err.code}: ${err.message}\n`));
       sink.events.on('faultCleared', (g) =>
         process.stderr.write(`ironlog serve: WAL fault cleared (seqs ${g.gapFromSeq}-${g.gapToSeq} rejected)\n`),
@@ -204,10 +216,11 @@ Example:
         });
       } catch (err) {
         stopSignal.dispose();
+        process.off('SIGHUP', onHup);
         await sink.close();
         throw err;
       }
-      const reload = (): void => {
+      reload = (): void => {
         const done: string[] = [];
         try {
           if (tls !== undefined) {
@@ -226,7 +239,6 @@ Example:
           process.stderr.write(`ironlog serve: SIGHUP: reload failed, keeping the previous settings: ${msg}\n`);
         }
       };
-      process.on('SIGHUP', reload);
       const mode = [tls ? (tls.ca ? 'mutual TLS' : 'TLS') : undefined, store ? `${store.size} tokens` : undefined]
         .filter((s) => s !== undefined)
         .join(', ');
@@ -234,7 +246,7 @@ Example:
         `ironlog serve listening on ${server.url} (WAL ${sink.options.dir}${mode ? `; ${mode}` : ''})\n`,
       );
       const sig = await stopSignal.promise;
-      process.off('SIGHUP', reload);
+      process.off('SIGHUP', onHup);
       process.stderr.write(`ironlog serve: ${sig}: draining ${server.inFlight} in-flight requests\n`);
       await server.stop();
       await sink.close();
