@@ -108,9 +108,23 @@ describe('keys named __proto__ and invalid UTF-8 (issue 9 item 7)', () => {
         error: { code: 'ERR_IRONLOG_INVALID_ARGUMENT', message: expect.stringContaining('UTF-8') },
       });
     }
-    expect((await postEvents(url, '{"good":"é"}')).json).toEqual({ seqs: [1] });
+    // A JSON escape of a lone surrogate is valid UTF-8 text but no UTF-8 string can hold it.
+    for (const body of ['{"s":"\\ud800x"}', '{"\\udfff":1}', '[{"ok":"\\ud83d\\ude00"},{"bad":["\\uDBFF"]}]']) {
+      const r = await postEvents(url, body);
+      expect({ body, status: r.status }).toEqual({ body, status: 400 });
+      expect(r.json).toMatchObject({ error: { message: expect.stringContaining('lone surrogate') } });
+    }
+    // Another declared charset is not read as UTF-8 behind the client's back: 415.
+    const latin1 = await postEvents(
+      url,
+      Buffer.from('{"user":"\xe9"}', 'latin1'),
+      'application/json; charset=ISO-8859-1',
+    );
+    expect(latin1.status).toBe(415);
+    expect((await postEvents(url, '{"good":"é"}', 'application/json; charset="UTF-8"')).json).toEqual({ seqs: [1] });
+    expect((await postEvents(url, '{"pair":"\\ud83d\\ude00"}')).json).toEqual({ seqs: [2] });
     expect(await exited(child, 'SIGTERM')).toEqual({ code: 0, signal: null });
-    expect(await events(tmp.path)).toEqual([{ good: 'é' }]);
+    expect(await events(tmp.path)).toEqual([{ good: 'é' }, { pair: '😀' }]);
   });
 });
 

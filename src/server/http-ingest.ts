@@ -103,7 +103,7 @@ async function handleEvents(
       'events',
       415,
       'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
-      'Content-Type must be application/json, application/x-ndjson or application/msgpack',
+      'Content-Type must be application/json, application/x-ndjson (charset utf-8, the default) or application/msgpack',
     );
     return;
   }

@@ -39,11 +39,22 @@ const kFormats: ReadonlyMap<string, BodyFormat> = new Map<string, BodyFormat>([
   ['application/vnd.msgpack', 'msgpack'],
 ]);
 
-/** The body format for a Content-Type header (missing: JSON), or undefined when unsupported. */
+/**
+ * The body format for a Content-Type header (missing: JSON), or undefined when unsupported,
+ * including a JSON/NDJSON type with a `charset` other than UTF-8 (the body is read as UTF-8 only).
+ */
 export function bodyFormatFor(contentType: string | undefined): BodyFormat | undefined {
   if (contentType === undefined || contentType.trim() === '') return 'json';
-  const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
-  return kFormats.get(media);
+  const [mediaPart, ...params] = contentType.split(';');
+  const format = kFormats.get((mediaPart ?? '').trim().toLowerCase());
+  if (format === undefined || format === 'msgpack') return format;
+  for (const param of params) {
+    const [name, value] = param.split('=');
+    if ((name ?? '').trim().toLowerCase() !== 'charset') continue;
+    const charset = (value ?? '').trim().replace(/^"|"$/g, '').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return undefined;
+  }
+  return format;
 }
 
 // The sink's own event codec, so replay decodes exactly what was posted.
@@ -84,6 +95,7 @@ export function parseEvents(body: Buffer, format: BodyFormat): unknown[] | BodyE
       } catch (err) {
         return bad(`the body is not valid JSON: ${jsonReason(err)}`);
       }
+      if (kSurrogateEscape.test(text) && hasLoneSurrogate(value)) return loneSurrogate();
       return eventList(value, 'the body');
     }
     case 'ndjson': {
@@ -104,6 +116,7 @@ export function parseEvents(body: Buffer, format: BodyFormat): unknown[] | BodyE
         events.push(value);
       }
       if (events.length === 0) return bad('the NDJSON body has no events');
+      if (kSurrogateEscape.test(text) && hasLoneSurrogate(events)) return loneSurrogate();
       return events;
     }
     case 'msgpack': {
@@ -170,6 +183,25 @@ export function encodeEvents(
     };
   }
   return payloads;
+}
+
+/** A JSON `\uD800`-`\uDFFF` escape: only a body with one can hold a lone surrogate (valid UTF-8 cannot). */
+const kSurrogateEscape = /\\u[dD][89a-fA-F]/;
+
+/** True when a string (key or value) anywhere in `value` is not well-formed UTF-16. */
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return !value.isWellFormed();
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) if (!k.isWellFormed() || hasLoneSurrogate(v)) return true;
+  }
+  return false;
+}
+
+function loneSurrogate(): BodyError {
+  return bad(
+    'a string holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape), which UTF-8 cannot store; nothing was written',
+  );
 }
 
 /** The body as text, or a 400 when it is not valid UTF-8. */
