@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
-import { type AuthConfig, parseTokens, type TokenEntry, TokenStore } from '../server/auth.js';
+import { type AuthConfig, isLoopbackHost, parseTokens, type TokenEntry, TokenStore } from '../server/auth.js';
 import type { IngestServer, TlsMaterial } from '../server/http-ingest.js';
 import type { RouteClass } from '../server/routes.js';
 import { listenForStop, parseSize, portArg } from './args.js';
@@ -39,18 +38,6 @@ function openRoutesArg(value: string): RouteClass[] {
     }
   }
   return list as RouteClass[];
-}
-
-/** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '');
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0+:){7}0*1$/.test(h);
-  return false;
 }
 
 function readFileOption(file: string, option: string): Buffer {

@@ -15,6 +15,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { kRouteClasses, type RouteClass } from './routes.js';
@@ -182,4 +183,16 @@ export function authenticate(
     return refused(403, 'ERR_HTTP_FORBIDDEN', `token ${entry.name} may not use ${routeClass} routes`);
   }
   return { ok: true, principal: `token:${entry.name}` };
+}
+
+/** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0+:){7}0*1$/.test(h);
+  return false;
 }
