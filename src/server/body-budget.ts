@@ -245,7 +245,7 @@ function scanMsgpack(body: Buffer, maxEvents: number): BodyError | undefined {
     if (payload > len - pos) {
       return bad(`the msgpack value at offset ${at} declares ${payload} bytes but only ${len - pos} remain`);
     }
-    if (isString && payload > 0 && !isUtf8(body.subarray(pos, pos + payload))) {
+    if (isString && payload > 0 && !isAscii(body, pos, pos + payload) && !isUtf8(body.subarray(pos, pos + payload))) {
       return bad(`the msgpack string at offset ${at} is not valid UTF-8`);
     }
     pos += payload;
@@ -267,6 +267,13 @@ function scanMsgpack(body: Buffer, maxEvents: number): BodyError | undefined {
   }
   if (pending > 0) return truncated(len);
   return undefined;
+}
+
+/** ASCII bytes only (most keys and short values): cheaper in line than a call to `isUtf8`. */
+function isAscii(body: Buffer, from: number, to: number): boolean {
+  if (to - from > 64) return false;
+  for (let i = from; i < to; i++) if ((body[i] as number) >= 0x80) return false;
+  return true;
 }
 
 function truncated(at: number): BodyError {
