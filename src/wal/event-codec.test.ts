@@ -23,7 +23,7 @@ describe('decodeEventPayload', () => {
       ['d', new Date(1_700_000_000_123)],
       ['b', Buffer.from([1, 2])],
     ]);
-    const decoded = decodeEventPayload(kPlain.pack(value)) as Record<string, unknown>;
+    const decoded = decodeEventPayload(kPlain.pack(value)) as { '7': string; d: Date; b: Uint8Array };
     expect(Object.keys(decoded)).toEqual(['7', '__proto__', 'd', 'b']);
     expect(decoded['7']).toBe('seven');
     expect(decoded.d).toEqual(new Date(1_700_000_000_123));
