@@ -114,6 +114,12 @@ describe('keys named __proto__ and invalid UTF-8 (issue 9 item 7)', () => {
       expect({ body, status: r.status }).toEqual({ body, status: 400 });
       expect(r.json).toMatchObject({ error: { message: expect.stringContaining('lone surrogate') } });
     }
+    // A number JSON.parse would round (a 64-bit id) or overflow is refused, not stored altered.
+    for (const body of ['{"id":12345678901234567890}', '{"x":1e400}']) {
+      const r = await postEvents(url, body);
+      expect({ body, status: r.status }).toEqual({ body, status: 400 });
+      expect(r.json).toMatchObject({ error: { message: expect.stringContaining('cannot be stored exactly') } });
+    }
     // Another declared charset is not read as UTF-8 behind the client's back: 415.
     const latin1 = await postEvents(
       url,

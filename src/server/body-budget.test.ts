@@ -90,4 +90,19 @@ describe('checkBodyBudget', () => {
     expect(checkBodyBudget(nd(max), 'ndjson', kLimit)).toBeUndefined();
     expect(checkBodyBudget(nd(max + 1), 'ndjson', kLimit)).toMatchObject({ status: 413 });
   });
+
+  it.each([
+    ['{"id":12345678901234567890}', 400],
+    ['[{"id":-9007199254740993}]', 400],
+    ['{"x":1e400}', 400],
+    ['{"x":-1E+309}', 400],
+    ['{"id":9007199254740991,"n":-9007199254740991,"f":1.5e300,"z":0.1}', undefined],
+    ['{"s":"12345678901234567890","k\\"12345678901234567890":1}', undefined],
+  ])('numbers JSON.parse would change: %s', (text, status) => {
+    for (const format of ['json', 'ndjson'] as const) {
+      const verdict = checkBodyBudget(Buffer.from(text), format, kLimit);
+      expect(verdict?.status).toBe(status);
+      if (status !== undefined) expect(verdict?.message).toMatch(/cannot be stored exactly/);
+    }
+  });
 });

@@ -8,7 +8,8 @@
  * - 400 when a msgpack header declares more elements or bytes than the body holds, when the body
  *   ends inside a value, or when a msgpack string is not valid UTF-8 (it would come back altered).
  *
- * JSON bodies are counted by their top-level array items, NDJSON bodies by their non-empty lines.
+ * JSON bodies are counted by their top-level array items, NDJSON bodies by their non-empty lines,
+ * and their numbers are checked: one that JSON.parse would round or overflow is refused (400).
  */
 import { isUtf8 } from 'node:buffer';
 import { frameBytesFor } from '../ringbuffer/layout.js';
@@ -41,10 +42,51 @@ export function checkBodyBudget(body: Buffer, format: BodyFormat, maxBatchFrameB
     case 'msgpack':
       return scanMsgpack(body, maxEvents);
     case 'json':
-      return countJsonItems(body, maxEvents);
+      return countJsonItems(body, maxEvents) ?? checkJsonNumbers(body);
     case 'ndjson':
-      return countLines(body, maxEvents);
+      return countLines(body, maxEvents) ?? checkJsonNumbers(body);
   }
+}
+
+const kMaxSafeDigits = String(Number.MAX_SAFE_INTEGER).length;
+
+/**
+ * Refuses a JSON number that JSON.parse would change: an integer beyond ±(2^53 - 1) (it would be
+ * rounded, e.g. an id 12345678901234567890 stored as 12345678901234567000) or a number beyond the
+ * range of a double (stored as Infinity, replayed as null). Strings are skipped.
+ */
+function checkJsonNumbers(body: Buffer): BodyError | undefined {
+  const len = body.length;
+  for (let i = 0; i < len; i++) {
+    const c = body[i] as number;
+    if (c === 0x22) {
+      for (i++; i < len && body[i] !== 0x22; i++) if (body[i] === 0x5c) i++;
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
+    const start = i;
+    let integer = true;
+    while (i + 1 < len) {
+      const n = body[i + 1] as number;
+      if (n >= 0x30 && n <= 0x39) i++;
+      else if (n === 0x2e || n === 0x65 || n === 0x45 || n === 0x2b || n === 0x2d) {
+        integer = false;
+        i++;
+      } else break;
+    }
+    const digits = i - start + 1 - (c === 0x2d ? 1 : 0);
+    if (integer && digits < kMaxSafeDigits) continue;
+    const text = body.toString('latin1', start, i + 1);
+    const value = Number(text);
+    if (Number.isNaN(value)) continue; // not a number token: JSON.parse reports it
+    if (!Number.isFinite(value) || (integer && !Number.isSafeInteger(value))) {
+      return bad(
+        `the number ${text.length > 40 ? `${text.slice(0, 40)}...` : text} at byte ${start} cannot be stored exactly ` +
+          '(integers beyond ±(2^53 - 1) lose precision, numbers beyond ±1.8e308 become Infinity); send it as a string',
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Non-empty NDJSON lines, stopping once past `maxEvents`. */
