@@ -126,11 +126,13 @@ export function registerServe(program: Command): void {
       '--tokens-file <file>',
       `bearer tokens, JSON {"tokens":[{"name","sha256","routes"}]} (also ${kTokensEnv}); reloaded on SIGHUP`,
     )
-    .option(
-      '--open-routes <list>',
-      "with authentication: route classes open to anyone, 'health', 'metrics' or 'none'",
-      openRoutesArg,
-      ['health'] as RouteClass[],
+    .addOption(
+      new Option(
+        '--open-routes <list>',
+        "with authentication: route classes open to anyone: 'health', 'metrics' or 'none'",
+      )
+        .argParser(openRoutesArg)
+        .default(['health'], 'health'),
     )
     .option('--insecure', 'allow a non-loopback --host without authentication (anyone who reaches it can write)')
     .addHelpText(
