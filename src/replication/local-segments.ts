@@ -2,10 +2,10 @@
 import * as fsp from 'node:fs/promises';
 import { readSealFromEnd } from '../wal/reader.js';
 import { listSegmentFiles } from '../wal/segment.js';
-import type { SealedSegment } from '../workers/messages.js';
+import type { SealedSegmentInfo } from '../wal/writer.js';
 
 /** Reads the seal of one segment file from its end; undefined when it is not (validly) sealed. */
-export async function readSealedSegment(file: string): Promise<(SealedSegment & { sealedUs: number }) | undefined> {
+export async function readSealedSegment(file: string): Promise<(SealedSegmentInfo & { sealedUs: number }) | undefined> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -32,9 +32,9 @@ export async function readSealedSegment(file: string): Promise<(SealedSegment & 
 }
 
 /** Every sealed segment in `dir`, in seq order. */
-export async function listSealedSegments(dir: string): Promise<(SealedSegment & { sealedUs: number })[]> {
+export async function listSealedSegments(dir: string): Promise<(SealedSegmentInfo & { sealedUs: number })[]> {
   const { segments } = listSegmentFiles(dir, await fsp.readdir(dir));
-  const out: (SealedSegment & { sealedUs: number })[] = [];
+  const out: (SealedSegmentInfo & { sealedUs: number })[] = [];
   for (const s of segments) {
     const sealed = await readSealedSegment(s.path);
     if (sealed) out.push(sealed);
