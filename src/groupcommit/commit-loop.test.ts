@@ -330,6 +330,39 @@ describe('runCommitLoop in one thread, with the fault fs', () => {
     }
   });
 
+  it("'interval': a write failure first syncs the earlier unsynced batches, so no failure is published above an unsynced seq", async () => {
+    const rig = new Rig('interval');
+    try {
+      await commitFirstFive(rig);
+      rig.emit(3, 'written');
+      let appends = 0;
+      const original = rig.wal.appendBatch.bind(rig.wal);
+      rig.wal.appendBatch = () => {
+        appends++;
+        if (appends === 2) rig.faults.failWrites('EIO');
+        original();
+        if (appends === 1) rig.emit(4, 'failing');
+      };
+      // When the fault is announced (just before its failure entry), 6..8 must already be durable: a producer that sees
+      // RESOLVED_SEQ = 12 and no failure covering 6..8 takes them as durable.
+      const atFault: { durable: number; resolved: number }[] = [];
+      rig.onFault = () => {
+        atFault.push({ durable: rig.state.durableSeq, resolved: rig.state.resolvedSeq });
+        rig.faults.clear();
+      };
+      rig.onFaultCleared = () => rig.close();
+      expect(rig.run({ syncIntervalMs: 60_000 })).toBe(12);
+      expect(atFault).toEqual([{ durable: 8, resolved: 8 }]);
+      const acks = await rig.settled();
+      expect(rejectedRuns(acks)).toEqual([{ code: ErrorCodes.WAL_WRITE, from: 9, to: 12 }]);
+      expect(acks[8]?.message).toBe('seqs 9-12 not written: the WAL write failed; nothing of it is in the WAL');
+      rig.dispose();
+      expect(await rig.stored()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      rig.waiter.dispose();
+    }
+  });
+
   // What producers have been told when the fdatasync that makes seq 20 durable starts.
   const atFirstSync = {
     batch: { resolved: 0, written: 0 },
