@@ -363,6 +363,63 @@ describe('runCommitLoop in one thread, with the fault fs', () => {
     }
   });
 
+  /** A clock for the loop that throws once the loop has run 10 s past `since()`: a hang becomes a failure. */
+  const watchdog = (skewMs: () => number): (() => number) => {
+    const t0 = Date.now();
+    return () => {
+      if (Date.now() - t0 > 10_000) throw new Error('the loop did not end: CLOSING was lost');
+      return Date.now() + skewMs();
+    };
+  };
+
+  it('a close() that arrives while faulted survives the fault clearing at the same turn', async () => {
+    const rig = new Rig('batch');
+    try {
+      await commitFirstFive(rig);
+      rig.emit(5, 'during');
+      rig.faults.failWrites('EIO');
+      let skewMs = 0;
+      rig.onFault = () => {
+        // The main thread's close() lands now (it stores CLOSING), the disk recovers, and the
+        // retry is already due when the loop next looks (the clock jumps past it).
+        rig.close();
+        rig.faults.clear();
+        skewMs = 1_000;
+      };
+      expect(rig.run({ nowMs: watchdog(() => skewMs) })).toBe(10);
+      expect(rig.state.state).toBe(RingState.CLOSING);
+      expect(rig.cleared).toEqual([[6, 10]]);
+      const acks = await rig.settled();
+      expect(rejectedRuns(acks)).toEqual([{ code: ErrorCodes.WAL_WRITE, from: 6, to: 10 }]);
+      rig.dispose();
+      expect((await verifyWal(rig.dir)).gaps).toBe(1);
+    } finally {
+      rig.waiter.dispose();
+    }
+  });
+
+  it('a close() that arrives while a write is failing is not overwritten by FAULTED', async () => {
+    const rig = new Rig('batch');
+    try {
+      await commitFirstFive(rig);
+      rig.emit(5, 'during');
+      rig.faults.failWrites('EIO');
+      rig.onInjected = (n) => {
+        if (n === 1) rig.close();
+      };
+      rig.onFault = () => rig.faults.clear();
+      expect(rig.run({ nowMs: watchdog(() => 0) })).toBe(10);
+      // Producers were told CLOSING, never FAULTED, and the gap was written on the way out.
+      expect(rig.state.state).toBe(RingState.CLOSING);
+      expect(rig.cleared).toEqual([[6, 10]]);
+      const acks = await rig.settled();
+      expect(rejectedRuns(acks)).toEqual([{ code: ErrorCodes.WAL_WRITE, from: 6, to: 10 }]);
+    } finally {
+      rig.dispose();
+      rig.waiter.dispose();
+    }
+  });
+
   // What producers have been told when the fdatasync that makes seq 20 durable starts.
   const atFirstSync = {
     batch: { resolved: 0, written: 0 },

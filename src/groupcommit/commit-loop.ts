@@ -270,7 +270,8 @@ class CommitLoop {
         gapToSeq: toSeq,
         nextRetryMs: this.#now() + this.#policy.faultRetryMs,
       };
-      this.#state.setState(RingState.FAULTED, codeIndex);
+      // Not over a CLOSING the main thread stored meanwhile: the fault is tracked here either way.
+      this.#state.transition(RingState.OPEN, RingState.FAULTED, codeIndex);
       this.#deps.onFault?.(error);
     }
     this.#state.publishFailure(fromSeq, toSeq, codeIndex);
@@ -335,7 +336,8 @@ class CommitLoop {
     }
     this.#fault = undefined;
     this.#state.publishDurable(wal.syncedSeq);
-    this.#state.setState(RingState.OPEN);
+    // Back to OPEN only from FAULTED: a close() that arrived while faulted keeps its CLOSING.
+    this.#state.transition(RingState.FAULTED, RingState.OPEN);
     this.#deps.onFaultCleared?.(f.gapFromSeq, f.gapToSeq);
   }
 }
