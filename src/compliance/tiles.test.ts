@@ -278,6 +278,30 @@ describe('TileLog proofs equal merkle.ts on the same leaves', () => {
     expect(() => log.append([kLeaves[0] as Buffer])).toThrow(expect.objectContaining({ code: 'ERR_IRONLOG_CLOSED' }));
   });
 
+  it('a reader holding an older tiles-state reads a superseded partial tile from the full tile', () => {
+    const dir = tmpDir();
+    const log = build(dir, [250]);
+    const oldState = fs.readFileSync(path.join(dir, kTilesStateFile));
+    log.append(kLeaves.slice(250, 530));
+    log.commit();
+    expect(fs.existsSync(path.join(dir, 'tile', '0', '000.p'))).toBe(false);
+    // What a reader sees when it read tiles-state just before that commit replaced it.
+    fs.writeFileSync(path.join(dir, kTilesStateFile), oldState);
+    const reader = TileLog.open(dir, { readOnly: true });
+    expectMatchesMemory(reader, 250, [1, 100]);
+    reader.close();
+    log.close();
+  });
+
+  it('open creates a missing directory, parents included', () => {
+    const dir = path.join(tmpDir(), 'wal', 'tlog');
+    const log = TileLog.open(dir);
+    log.append(kLeaves.slice(0, 3));
+    log.commit();
+    log.close();
+    expect(TileLog.open(dir, { readOnly: true }).root()).toEqual(rootAt(3, kTruth));
+  });
+
   it('a read-only open of a missing directory creates nothing and is an empty log', () => {
     const dir = path.join(tmpDir(), 'nope');
     const log = TileLog.open(dir, { readOnly: true });
