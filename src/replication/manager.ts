@@ -25,7 +25,7 @@ export type { ReplicateResult, ReplicateRunner, ReplicateTask } from './task.js'
 
 const debug = debuglog('ironlog');
 
-/** Events of {@link ReplicationManager.events}. */
+/** Events of `sink.replicationEvents` (the replication manager's emitter); see `docs/replication.md`. */
 export interface ReplicationEvents {
   /** A segment reached quorum. */
   replicated: [segment: { firstSeq: number; lastSeq: number }];
