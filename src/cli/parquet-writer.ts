@@ -37,7 +37,7 @@ import { packageVersion } from './version.js';
 /** Default rows per row group. */
 export const kDefaultRowGroupRows = 100_000;
 /** A row group is also closed once its events' JSON text reaches this many bytes (UTF-16 units). */
-export const kRowGroupJsonBytes = 32 * 1024 * 1024;
+export const kRowGroupJsonBytes = 16 * 1024 * 1024;
 
 /** What {@link exportParquet} needs. */
 export interface ParquetExportOptions {
@@ -279,7 +279,8 @@ export async function exportParquet(opts: ParquetExportOptions): Promise<Parquet
           { name: 'seq', data: seqs },
           { name: 'time', data: times },
           { name: 'nodeId', data: nodes },
-          { name: 'event', data: events },
+          // Min/max of JSON text helps no reader, and events rarely repeat: no statistics, no dictionary.
+          { name: 'event', data: events, encoding: 'PLAIN', statistics: false },
           ...opts.columns.map((c, i) => ({ name: c.name, data: extracted[i] as ParquetCell[] })),
         ],
         rowGroupSize: seqs.length,
