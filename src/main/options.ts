@@ -113,6 +113,7 @@ export interface ResolvedSinkOptions {
   readonly metrics: Registry | boolean;
 }
 
+/** The defaults of {@link SinkOptions} (every option but `dir`, `clock`, `walFsModule`, `replication` and `metrics`). */
 export const kDefaultSinkOptions = Object.freeze({
   nodeId: 'node',
   syncMode: 'batch' as SyncMode,
