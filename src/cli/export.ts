@@ -82,30 +82,9 @@ Examples:
     )
     .action(async (opts: ExportOptions) => {
       const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
-      if (opts.format === 'parquet') {
-        const range = { fromSeq: opts.fromSeq, toSeq: opts.toSeq, from: opts.from, to: opts.to };
-        const columns = opts.columns !== undefined ? parseColumnSpecs(opts.columns) : [];
-        const { rows } = await exportParquet({
-          dir: opts.dir,
-          output: opts.output,
-          range,
-          filter,
-          columns,
-          rowGroupRows: opts.rowGroupRows,
-        });
-        process.stderr.write(`exported ${rows} records to ${opts.output === '-' ? 'stdout' : opts.output}\n`);
-        return;
-      }
-      const columns = opts.columns
-        ?.split(',')
-        .map((c) => c.trim())
-        .filter((c) => c !== '');
-      const toStdout = opts.output === '-';
-      if (toStdout) exitOnBrokenPipe();
-      const partial = `${opts.output}.partial`;
-      const stream = toStdout ? process.stdout : fs.createWriteStream(partial);
-      const out = new ChunkWriter(stream);
-
+      // Parsed before anything is shown or written: a bad --columns is a usage error.
+      const parquetColumns =
+        opts.format === 'parquet' && opts.columns !== undefined ? parseColumnSpecs(opts.columns) : [];
       let bar: cliProgress.SingleBar | undefined;
       let firstSeq = opts.fromSeq ?? 1;
       if (opts.progress !== false && process.stderr.isTTY) {
@@ -121,6 +100,39 @@ Examples:
         );
         bar.start(Math.max(0, lastSeq - firstSeq + 1), 0);
       }
+
+      if (opts.format === 'parquet') {
+        let n = 0;
+        try {
+          const { rows } = await exportParquet({
+            dir: opts.dir,
+            output: opts.output,
+            range: { fromSeq: opts.fromSeq, toSeq: opts.toSeq, from: opts.from, to: opts.to },
+            filter,
+            columns: parquetColumns,
+            rowGroupRows: opts.rowGroupRows,
+            onRecord: (seq) => {
+              if (bar && (++n & 1023) === 0) bar.update(seq - firstSeq + 1);
+            },
+          });
+          bar?.update(bar.getTotal());
+          bar?.stop();
+          process.stderr.write(`exported ${rows} records to ${opts.output === '-' ? 'stdout' : opts.output}\n`);
+        } catch (err) {
+          bar?.stop();
+          throw err;
+        }
+        return;
+      }
+      const columns = opts.columns
+        ?.split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
+      const toStdout = opts.output === '-';
+      if (toStdout) exitOnBrokenPipe();
+      const partial = `${opts.output}.partial`;
+      const stream = toStdout ? process.stdout : fs.createWriteStream(partial);
+      const out = new ChunkWriter(stream);
 
       let written = 0;
       let csvRows: Array<Array<string | number | boolean>> = [];
