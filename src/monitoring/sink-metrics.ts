@@ -18,8 +18,8 @@
 import * as fsp from 'node:fs/promises';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
+import type { Ack } from '../groupcommit/ack-waiter.js';
 import { WriterStats } from '../groupcommit/writer-stats.js';
-import type { Ack } from '../main/producer.js';
 import { BATCH_BUCKETS_EVENTS, FSYNC_BUCKETS_SECONDS } from '../ringbuffer/layout.js';
 import { listSegmentFiles } from '../wal/segment.js';
 import { BucketHistogram, LocalHistogram } from './bucket-histogram.js';
