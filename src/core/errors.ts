@@ -99,6 +99,14 @@ export class IronlogError extends Error {
   }
 }
 
+/**
+ * The error of a bad option: `ERR_IRONLOG_INVALID_OPTION` with a message in the fixed form
+ * `options.<name> must be …` (the one helper every option validator uses).
+ */
+export function invalidOption(message: string): IronlogError {
+  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
+}
+
 /** True when `err` is an ironlog error (by code, so it also works across package copies). */
 export function isIronlogError(err: unknown): err is IronlogError {
   return (
