@@ -78,6 +78,21 @@ function int(name: string, v: unknown, min: number, max: number, fallback: numbe
 
 const kKnown = new Set(['quorum', 'backends', 'threads', 'retry', 'breaker', 'localRetention', 'closeTimeoutMs']);
 
+/**
+ * `options.replication.<name>`: undefined, or an object whose keys are all in `known`. Returns it
+ * (`{}` when undefined), so a misspelt nested field fails instead of silently keeping a default.
+ */
+function section<K extends string>(name: string, v: unknown, known: readonly K[]): { readonly [P in K]?: unknown } {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null) throw invalidOption(`options.replication.${name} must be an object`);
+  for (const key of Object.keys(v)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw invalidOption(`options.replication.${name}.${key} is not a known option`);
+    }
+  }
+  return v as { readonly [P in K]?: unknown };
+}
+
 /** Validates `options.replication` (throws `ERR_IRONLOG_INVALID_OPTION`). */
 export function resolveReplicationOptions(input: unknown): ResolvedReplicationOptions {
   if (typeof input !== 'object' || input === null) {
@@ -108,13 +123,13 @@ export function resolveReplicationOptions(input: unknown): ResolvedReplicationOp
   }
   const quorum = int('quorum', r.quorum, 1, backends.length, backends.length);
   const threads = int('threads', r.threads, 1, 64, kDefaultReplicationOptions.threads);
-  const retryIn = (r.retry ?? {}) as { baseMs?: unknown; capMs?: unknown };
+  const retryIn = section('retry', r.retry, ['baseMs', 'capMs']);
   const retry = {
     baseMs: int('retry.baseMs', retryIn.baseMs, 1, 3_600_000, kDefaultReplicationOptions.retry.baseMs),
     capMs: int('retry.capMs', retryIn.capMs, 1, 86_400_000, kDefaultReplicationOptions.retry.capMs),
   };
   if (retry.capMs < retry.baseMs) throw invalidOption('options.replication.retry.capMs must be at least retry.baseMs');
-  const brIn = (r.breaker ?? {}) as { failureThreshold?: unknown; cooldownMs?: unknown };
+  const brIn = section('breaker', r.breaker, ['failureThreshold', 'cooldownMs']);
   const breaker = {
     failureThreshold: int(
       'breaker.failureThreshold',
@@ -133,9 +148,7 @@ export function resolveReplicationOptions(input: unknown): ResolvedReplicationOp
   };
   let localRetention: Required<LocalRetentionOptions> | undefined;
   if (r.localRetention !== undefined) {
-    const lr = r.localRetention as { deleteAfterMs?: unknown; legalHold?: unknown } | null;
-    if (typeof lr !== 'object' || lr === null)
-      throw invalidOption('options.replication.localRetention must be an object');
+    const lr = section('localRetention', r.localRetention, ['deleteAfterMs', 'legalHold']);
     const deleteAfterMs = int('localRetention.deleteAfterMs', lr.deleteAfterMs, 0, Number.MAX_SAFE_INTEGER, -1);
     if (deleteAfterMs < 0) throw invalidOption('options.replication.localRetention.deleteAfterMs must be given');
     if (lr.legalHold !== undefined && typeof lr.legalHold !== 'boolean') {
