@@ -18,7 +18,7 @@ interface PendingAck {
   lastSeq: number;
   /** true: resolve with one Ack per seq (emitBatch); false: one Ack (emit). */
   batch: boolean;
-  resolve: (value: Ack & Ack[]) => void;
+  resolve: (value: Ack | Ack[]) => void;
   reject: (err: IronlogError) => void;
 }
 
@@ -96,9 +96,15 @@ export class AckWaiter {
     return this.#pending.length - this.#head;
   }
 
-  /** Registers an ack for seqs `firstSeq..lastSeq` (claimed in this thread, in increasing order). */
-  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack & Ack[]> {
-    const p = new Promise<Ack & Ack[]>((resolve, reject) => {
+  /**
+   * Registers an ack for seqs `firstSeq..lastSeq` (claimed in this thread, in increasing order).
+   * `batch: false` (emit) resolves with one {@link Ack}; `batch: true` (emitBatch) with one per seq.
+   */
+  add(firstSeq: number, lastSeq: number, batch: false): Promise<Ack>;
+  add(firstSeq: number, lastSeq: number, batch: true): Promise<Ack[]>;
+  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack | Ack[]>;
+  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack | Ack[]> {
+    const p = new Promise<Ack | Ack[]>((resolve, reject) => {
       this.#pending.push({ firstSeq, lastSeq, batch, resolve, reject });
     });
     if (this.#terminalError) {
@@ -207,9 +213,9 @@ export class AckWaiter {
       } else if (item.batch) {
         const acks: Ack[] = new Array(item.lastSeq - item.firstSeq + 1);
         for (let s = item.firstSeq, i = 0; s <= item.lastSeq; s++, i++) acks[i] = { seq: s };
-        item.resolve(acks as Ack & Ack[]);
+        item.resolve(acks);
       } else {
-        item.resolve({ seq: item.firstSeq } as Ack & Ack[]);
+        item.resolve({ seq: item.firstSeq });
       }
     }
     if (this.#head > 1024 && this.#head * 2 > pending.length) {

@@ -24,6 +24,14 @@ import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
 
+// Module-private symbols, as undici keeps its internals: openSink() wires a Sink through them.
+// They are not exported, so nothing outside this module can call these members, and their
+// `@internal` tag drops them from the published .d.ts (`stripInternal` in tsconfig.build.json).
+const kCreate = Symbol('ironlog.sink.create');
+const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
+const kAttachReplication = Symbol('ironlog.sink.attachReplication');
+const kStartReplication = Symbol('ironlog.sink.startReplication');
+
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
   /** First seq to return (inclusive). */
@@ -72,8 +80,8 @@ export class Sink {
   #exited = false;
   readonly #exitPromise: Promise<void>;
 
-  /** @internal Use {@link openSink}. */
-  constructor(
+  /** Use {@link openSink}: the writer worker must be running and have attached first. */
+  private constructor(
     options: ResolvedSinkOptions,
     worker: Worker,
     lock: DirLock,
@@ -88,7 +96,7 @@ export class Sink {
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
-      // 'replicated' = durable ack first, then the quorum wait added by attachReplication().
+      // 'replicated' = durable ack first, then the quorum wait added by [kAttachReplication]().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
     });
@@ -96,6 +104,17 @@ export class Sink {
     worker.on('error', (err) => this.#onWorkerGone(err));
     this.#exitPromise = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('exit', (code) => this.#onWorkerGone(new Error(`writer worker exited with code ${code}`)));
+  }
+
+  /** @internal Called once by {@link openSink}. */
+  static [kCreate](
+    options: ResolvedSinkOptions,
+    worker: Worker,
+    lock: DirLock,
+    sab: SharedArrayBuffer,
+    clock: (() => number) | undefined,
+  ): Sink {
+    return new Sink(options, worker, lock, sab, clock);
   }
 
   /** Appends one event; resolves with its seq once durable. See {@link Producer.emit}. */
@@ -187,7 +206,7 @@ export class Sink {
    * thread's emit calls are timed and counted. With metrics off the prototype's methods run
    * untouched.
    */
-  attachMetrics(metrics: SinkMetrics): void {
+  [kAttachMetrics](metrics: SinkMetrics): void {
     this.#metrics = metrics;
     const producer = this.#producer;
     this.emit = (event) => metrics.trackEmit(producer.emit(event));
@@ -216,7 +235,7 @@ export class Sink {
    * the manager, and with `ack: 'replicated'` each emit also waits for its segment's quorum. Wraps
    * whatever emit functions are in place (so it composes with metrics).
    */
-  attachReplication(manager: ReplicationManager): void {
+  [kAttachReplication](manager: ReplicationManager): void {
     this.#replication = manager;
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
@@ -233,8 +252,8 @@ export class Sink {
     this.emitEncodedBatch = (payloads) => emitEncodedBatch.call(this, payloads).then(many);
   }
 
-  /** @internal Starts the replication catch-up (see {@link openSink}). */
-  replicationStart(): Promise<void> {
+  /** @internal Starts the replication catch-up (called once by {@link openSink}). */
+  [kStartReplication](): Promise<void> {
     return this.#replication?.start() ?? Promise.resolve();
   }
 
@@ -426,11 +445,11 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     lock.release();
     throw err;
   }
-  const sink = new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  const sink = Sink[kCreate]({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
-      sink.attachMetrics(new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+      sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
       await sink.close().catch(() => undefined);
@@ -439,12 +458,12 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   }
   if (replicationModule && resolved.replication) {
     try {
-      // Synchronous up to attachReplication: no writer message ('sealed') can slip past unheard.
-      sink.attachReplication(
+      // Synchronous up to [kAttachReplication]: no writer message ('sealed') can slip past unheard.
+      sink[kAttachReplication](
         replicationModule.ReplicationManager.create({ dir, nodeId: resolved.nodeId, options: resolved.replication }),
       );
       // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
-      await sink.replicationStart();
+      await sink[kStartReplication]();
     } catch (err) {
       await sink.close().catch(() => undefined);
       throw err;
