@@ -7,7 +7,7 @@
  *   the upload. Before a new multipart upload, leftovers for the same key (a process killed
  *   mid-upload) are listed and aborted, so no orphan parts stay billed.
  * - Checksums: request/response checksum calculation is `WHEN_REQUIRED` (otherwise the SDK sends
- *   aws-chunked bodies that s3rver stores with their framing, DESIGN §7); we send and check MD5
+ *   aws-chunked bodies that s3rver 3.7 stores with their framing); we send and check MD5
  *   ourselves and store our SHA-256 as `x-amz-meta-ironlog-sha256`.
  */
 import { createHash } from 'node:crypto';

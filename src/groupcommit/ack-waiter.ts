@@ -1,7 +1,7 @@
 /**
  * Producer-side half of group commit: one per thread. Keeps this thread's pending acks in seq
  * order and settles all of them with one `Atomics.waitAsync` on COMMIT_SIGNAL, however many are
- * outstanding (DESIGN §2, "Acks").
+ * outstanding (`docs/architecture.md`, "Data path").
  */
 import { type ErrorCode, ErrorCodes, IronlogError } from '../core/errors.js';
 import { FAILURE_ENTRIES, I32 } from '../ringbuffer/layout.js';
@@ -66,7 +66,8 @@ export function stateError(state: number, faultCode: ErrorCode): IronlogError | 
 /**
  * Tracks this thread's outstanding acks and settles them from shared memory.
  *
- * A pending `Atomics.waitAsync` does not keep Node's event loop alive (DESIGN §8), so while
+ * A pending `Atomics.waitAsync` does not keep Node's event loop alive (on Node 20 a process or
+ * worker with only such waits pending exits, its promises unsettled), so while
  * anything is outstanding we hold a referenced interval timer; it is `unref()`ed when idle.
  */
 export class AckWaiter {

@@ -53,7 +53,8 @@ export interface SinkOptions {
   maxEventBytes?: number;
   /**
    * Upper bound of one group-commit batch in bytes. Default 1 MiB. The writer drains everything
-   * published up to this bound; capping batches lower costs throughput (DESIGN §8).
+   * published up to this bound; capping batches lower costs throughput (a 64-event cap measured
+   * -29% durable events/s).
    */
   maxBatchBytes?: number;
   /** Roll to a new segment at this size. Default 64 MiB. Range 64 KiB - 4 GiB. */
