@@ -25,10 +25,16 @@ const kSrc = `${path.join(kRoot, 'src')}${path.sep}`;
 fs.rmSync(kOut, { recursive: true, force: true });
 fs.mkdirSync(kRaw, { recursive: true });
 
+/** Arguments (test files, filters) measure part of the suite: thresholds and floors are skipped. */
+const subset = process.argv.length > 2;
 const vitest = spawnSync(
   process.execPath,
   [path.join(kRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--coverage', ...process.argv.slice(2)],
-  { cwd: kRoot, stdio: 'inherit', env: { ...process.env, IRONLOG_CHILD_COVERAGE: kRaw } },
+  {
+    cwd: kRoot,
+    stdio: 'inherit',
+    env: { ...process.env, IRONLOG_CHILD_COVERAGE: kRaw, IRONLOG_COVERAGE_SUBSET: subset ? '1' : '' },
+  },
 );
 
 /** Raw V8 coverage of dist/ modules that workers and children loaded natively, merged per script. */
@@ -80,27 +86,55 @@ for (const script of scripts) map.merge(await toIstanbul(script));
 map.filter(kOwnFile);
 testProcess.filter(kOwnFile);
 
-/** Lines / statements / branches / functions per src/ folder, and overall. */
-function table(title, m) {
-  const folders = new Map();
-  const all = libCoverage.createCoverageSummary();
+/** Per src/ folder (and overall) coverage summaries of `m`. */
+function byFolder(m) {
+  const folders = new Map([['all of src/', libCoverage.createCoverageSummary()]]);
   for (const f of m.files()) {
     const folder = path.relative(kRoot, path.dirname(f)).split(path.sep).slice(0, 2).join('/');
     const s = m.fileCoverageFor(f).toSummary();
     if (!folders.has(folder)) folders.set(folder, libCoverage.createCoverageSummary());
     folders.get(folder).merge(s);
-    all.merge(s);
+    folders.get('all of src/').merge(s);
   }
-  const row = (name, s) =>
-    `| ${name} | ${s.lines.pct}% | ${s.statements.pct}% | ${s.branches.pct}% | ${s.functions.pct}% |`;
-  const lines = [`${title}`, '', '| folder | lines | statements | branches | functions |', '|---|---|---|---|---|'];
-  for (const [name, s] of [...folders].sort(([a], [b]) => a.localeCompare(b))) lines.push(row(name, s));
-  lines.push(row('**all of src/**', all));
-  return lines.join('\n');
+  return folders;
 }
 
-console.log(`\n${table('Test processes only (vitest; its thresholds apply):', testProcess)}`);
-console.log(`\n${table(`With workers and child processes (${scripts.length} dist scripts from ${kRaw}):`, map)}\n`);
+// Lines are comparable across the two maps (a line counts as covered when any statement starting
+// on it ran, in either); statements, branches and functions are shown for the test processes
+// only, because the two source-map remappings cut them at slightly different places.
+const own = byFolder(testProcess);
+const combined = byFolder(map);
+const pct = (c) => `${c.pct}% (${c.covered}/${c.total})`;
+const rows = [...combined.keys()].sort((a, b) =>
+  a === 'all of src/' ? 1 : b === 'all of src/' ? -1 : a.localeCompare(b),
+);
+console.log(`\nCoverage of src/ (${scripts.length} dist scripts from workers and child processes merged in):\n`);
+console.log(
+  '| folder | lines, with workers and children | lines, test processes | statements | branches | functions |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const folder of rows) {
+  const c = combined.get(folder);
+  const o = own.get(folder) ?? libCoverage.createCoverageSummary();
+  console.log(
+    `| ${folder} | ${pct(c.lines)} | ${o.lines.pct}% | ${o.statements.pct}% | ${o.branches.pct}% | ${o.functions.pct}% |`,
+  );
+}
+
+// Floors for the line coverage with workers and children, checked on a run of the whole suite
+// (the test processes' own thresholds are in vitest.config.ts). Set like those: what a run over
+// part of the suite reached on 2026-12-03, minus one point. Raise them with the run that raises
+// the figures; never lower them to make a change pass.
+const kCombinedLineFloors = { 'all of src/': 54, 'src/wal': 92, 'src/groupcommit': 85, 'src/ringbuffer': 97 };
+const below = [];
+if (!subset) {
+  for (const [folder, floor] of Object.entries(kCombinedLineFloors)) {
+    const got = combined.get(folder)?.lines.pct ?? 0;
+    if (got < floor) below.push(`${folder}: lines ${got}% < ${floor}%`);
+  }
+  for (const b of below) console.error(`coverage below its floor: ${b}`);
+}
+
 const context = libReport.createContext({
   dir: path.join(kOut, 'combined'),
   coverageMap: map,
@@ -108,4 +142,4 @@ const context = libReport.createContext({
 });
 for (const r of ['html', 'json-summary', 'json']) reports.create(r).execute(context);
 fs.rmSync(kRaw, { recursive: true, force: true });
-process.exitCode = vitest.status ?? 1;
+process.exitCode = vitest.status === 0 && below.length === 0 ? 0 : 1;
