@@ -15,8 +15,9 @@ import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '.
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
+import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
-import type { SealedSegment, WriterInit, WriterToMain } from '../workers/messages.js';
+import type { WriterInit, WriterToMain } from '../workers/messages.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { align8, readU32 } from './record.js';
+import { align8, readU32 } from './bytes.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from './segment.js';
 import { verifyWal } from './verify.js';
 import { WalWriter } from './writer.js';
