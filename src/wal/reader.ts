@@ -5,10 +5,10 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
-import { Unpackr } from 'msgpackr';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from './batch.js';
 import { align8, firstNonZero, readU64 } from './bytes.js';
+import { decodeEventPayload } from './event-codec.js';
 import {
   FrameType,
   frameBodyOffset,
@@ -131,14 +131,12 @@ export async function readSealFromEnd(fh: FileHandle, size: number): Promise<Dec
   return typeof seal === 'string' ? undefined : seal;
 }
 
-const kUnpackr = new Unpackr({ useRecords: false, copyBuffers: true });
-
 /** A record's event: msgpack, or the raw bytes when encrypted, compressed, empty or not msgpack. */
 export function decodeEvent(buf: Buffer, start: number, end: number, flags: number): unknown {
   const copy = (): Buffer => Buffer.from(buf.subarray(start, end));
   if ((flags & (RecordFlags.ENCRYPTED | RecordFlags.COMPRESSED)) !== 0 || end === start) return copy();
   try {
-    return kUnpackr.unpack(buf.subarray(start, end));
+    return decodeEventPayload(buf.subarray(start, end));
   } catch {
     return copy();
   }
