@@ -4,9 +4,11 @@
 // src/. Prints per-folder figures of both and writes:
 //   coverage/                 vitest's report of the test processes (its thresholds apply here)
 //   coverage/combined/        test processes + workers + children (html, coverage-summary.json)
+// The raw files of the workers and children go to a temporary directory, removed at the end.
 // Arguments go to `vitest run` (e.g. a test file to measure just that).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mergeProcessCovs } from '@bcoe/v8-coverage';
@@ -18,12 +20,12 @@ import { parseAstAsync } from 'vitest/node';
 
 const kRoot = fileURLToPath(new URL('..', import.meta.url));
 const kOut = path.join(kRoot, 'coverage');
-const kRaw = path.join(kOut, '.children');
+// Outside coverage/: vitest empties its reports directory when the run starts.
+const kRaw = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-child-coverage-'));
 const kDistUrl = `${pathToFileURL(path.join(kRoot, 'dist')).href}/`;
 const kSrc = `${path.join(kRoot, 'src')}${path.sep}`;
 
 fs.rmSync(kOut, { recursive: true, force: true });
-fs.mkdirSync(kRaw, { recursive: true });
 
 /** Arguments (test files, filters) measure part of the suite: thresholds and floors are skipped. */
 const subset = process.argv.length > 2;
@@ -40,7 +42,7 @@ const vitest = spawnSync(
 /** Raw V8 coverage of dist/ modules that workers and children loaded natively, merged per script. */
 function childScripts() {
   const byUrl = new Map();
-  for (const name of fs.readdirSync(kRaw)) {
+  for (const name of fs.existsSync(kRaw) ? fs.readdirSync(kRaw) : []) {
     if (!name.endsWith('.json')) continue;
     let raw;
     try {
