@@ -36,3 +36,26 @@ it('no published .d.ts carries an @internal member', () => {
   walk(root);
   expect(tagged).toEqual([]);
 });
+
+/** A doc comment carrying `@internal`, directly above a constructor. */
+const kInternalConstructor =
+  /\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*(?:(?:public|protected)\s+)?constructor\s*\(/;
+
+it('no constructor is tagged @internal (stripInternal would publish the class as `new X()` with no arguments)', () => {
+  expect(kInternalConstructor.test('  /** @internal use {@link make}. */\n  constructor(a: number) {')).toBe(true);
+  expect(kInternalConstructor.test('  /** Use {@link make}. */\n  constructor(a: number) {')).toBe(false);
+  expect(
+    kInternalConstructor.test('  /** @internal */\n  static [kMake](): X {}\n  /** Doc. */\n  constructor() {'),
+  ).toBe(false);
+  const root = fileURLToPath(new URL('../src/', import.meta.url));
+  const tagged: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = `${dir}${e.name}`;
+      if (e.isDirectory()) walk(`${p}/`);
+      else if (e.name.endsWith('.ts') && kInternalConstructor.test(fs.readFileSync(p, 'utf8'))) tagged.push(p);
+    }
+  };
+  walk(root);
+  expect(tagged).toEqual([]);
+});
