@@ -384,6 +384,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   if (metricsModule && typeof resolved.metrics !== 'boolean') metricsModule.assertRegistryFree(resolved.metrics);
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
+  const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
   const init: WriterInit = {
     dir,
@@ -457,16 +458,24 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       throw err;
     }
   }
-  if (replicationModule && resolved.replication) {
+  if (replicationModule && replicatorPoolModule && resolved.replication) {
+    const runner = replicatorPoolModule.createReplicatorPool(resolved.replication.threads);
     try {
       // Synchronous up to [kAttachReplication]: no writer message ('sealed') can slip past unheard.
       sink[kAttachReplication](
-        replicationModule.ReplicationManager.create({ dir, nodeId: resolved.nodeId, options: resolved.replication }),
+        replicationModule.ReplicationManager.create({
+          dir,
+          nodeId: resolved.nodeId,
+          options: resolved.replication,
+          runner,
+        }),
       );
       // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
       await sink[kStartReplication]();
     } catch (err) {
       await sink.close().catch(() => undefined);
+      // A manifest that failed to load leaves the pool unattached: close it here (idempotent).
+      await runner.close?.().catch(() => undefined);
       throw err;
     }
   }
