@@ -3,20 +3,21 @@ import { defineConfig } from 'vitest/config';
 /**
  * Coverage floors of the test processes (lines, statements, branches, functions; a glob takes its
  * files out of the global figure). Set at what `npm run coverage` reached minus one point for
- * run-to-run noise, on 2026-12-03 over part of the suite (every src/ test and the sink, threads,
- * faults, options, errors-docs and cli-tools tests): a run of the whole suite reaches at least
- * this. Raise them with the run that raises the figures; never lower them to make a change pass.
- * The floors that include the writer worker and child processes are in scripts/coverage.mjs.
+ * run-to-run noise, on 2026-12-03 (after the wal, serve and replication splits) over part of the
+ * suite: every src/ test and the sink, threads, faults, options, errors-docs and cli-tools tests.
+ * A run of the whole suite reaches at least this. Raise them with the run that raises the
+ * figures; never lower them to make a change pass. The floors that include the writer worker and
+ * child processes are in scripts/coverage.mjs.
  */
 const kThresholds = {
-  lines: 4,
-  statements: 4,
-  branches: 4,
-  functions: 3,
-  'src/wal/**': { lines: 92, statements: 91, branches: 83, functions: 84 },
+  lines: 29,
+  statements: 32,
+  branches: 33,
+  functions: 22,
+  'src/wal/**': { lines: 88, statements: 88, branches: 81, functions: 85 },
+  'src/groupcommit/**': { lines: 93, statements: 93, branches: 78, functions: 74 },
   'src/ringbuffer/**': { lines: 97, statements: 96, branches: 91, functions: 73 },
-  'src/main/**': { lines: 78, statements: 70, branches: 62, functions: 66 },
-  'src/groupcommit/**': { lines: 41, statements: 38, branches: 24, functions: 51 },
+  'src/main/**': { lines: 77, statements: 68, branches: 63, functions: 65 },
 };
 
 // `npm test` runs `npm run build` first (pretest): worker threads start from the compiled
