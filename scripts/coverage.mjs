@@ -6,7 +6,7 @@
 //   coverage/combined/        test processes + workers + children (html, coverage-summary.json)
 // The raw files of the workers and children go to a temporary directory, removed at the end.
 // Arguments go to `vitest run` (e.g. a test file to measure just that).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,7 +29,38 @@ fs.rmSync(kOut, { recursive: true, force: true });
 
 /** Arguments (test files, filters) measure part of the suite: thresholds and floors are skipped. */
 const subset = process.argv.length > 2;
-const vitest = spawnSync(
+
+/** Merged raw V8 coverage of the dist/ scripts that workers and children loaded natively, by URL. */
+const kChildScripts = new Map();
+
+/**
+ * Folds the raw files the workers and children wrote so far into kChildScripts and deletes them:
+ * each file holds every script of its process (Node internals, the SDKs), megabytes apiece, and
+ * a whole suite starts a thousand or more. A file that does not parse is still being written and
+ * is read on the next round; at the end (`final`), it was cut short by a kill and is dropped.
+ */
+function drainRaw(final) {
+  for (const name of fs.existsSync(kRaw) ? fs.readdirSync(kRaw) : []) {
+    if (!name.endsWith('.json')) continue;
+    const file = path.join(kRaw, name);
+    let raw;
+    try {
+      raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      if (final) fs.rmSync(file, { force: true });
+      continue;
+    }
+    for (const script of raw.result ?? []) {
+      const { url } = script;
+      if (!url.startsWith(kDistUrl) || !url.endsWith('.js') || url.includes('/__fixtures__/')) continue;
+      const prev = kChildScripts.get(url);
+      kChildScripts.set(url, prev ? mergeProcessCovs([{ result: [prev] }, { result: [script] }]).result[0] : script);
+    }
+    fs.rmSync(file, { force: true });
+  }
+}
+
+const vitest = spawn(
   process.execPath,
   [path.join(kRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--coverage', ...process.argv.slice(2)],
   {
@@ -38,30 +69,10 @@ const vitest = spawnSync(
     env: { ...process.env, IRONLOG_CHILD_COVERAGE: kRaw, IRONLOG_COVERAGE_SUBSET: subset ? '1' : '' },
   },
 );
-
-/** Raw V8 coverage of dist/ modules that workers and children loaded natively, merged per script. */
-function childScripts() {
-  const byUrl = new Map();
-  for (const name of fs.existsSync(kRaw) ? fs.readdirSync(kRaw) : []) {
-    if (!name.endsWith('.json')) continue;
-    let raw;
-    try {
-      raw = JSON.parse(fs.readFileSync(path.join(kRaw, name), 'utf8'));
-    } catch {
-      continue; // a file cut short by a process that was killed while writing it
-    }
-    for (const script of raw.result ?? []) {
-      const { url } = script;
-      if (!url.startsWith(kDistUrl) || !url.endsWith('.js') || url.includes('/__fixtures__/')) continue;
-      const list = byUrl.get(url) ?? [];
-      list.push(script);
-      byUrl.set(url, list);
-    }
-  }
-  const merged = [];
-  for (const list of byUrl.values()) merged.push(...mergeProcessCovs(list.map((s) => ({ result: [s] }))).result);
-  return merged;
-}
+const drainTimer = setInterval(() => drainRaw(false), 5_000);
+const vitestStatus = await new Promise((resolve) => vitest.once('exit', (code) => resolve(code ?? 1)));
+clearInterval(drainTimer);
+drainRaw(true);
 
 /** Istanbul coverage of one natively loaded dist/ script, remapped to its src/ file. */
 async function toIstanbul(script) {
@@ -83,7 +94,7 @@ const readFinal = () => (fs.existsSync(finalJson) ? JSON.parse(fs.readFileSync(f
 // Two separate copies: a coverage map wraps the objects it is given, and merge() mutates them.
 const map = libCoverage.createCoverageMap(readFinal());
 const testProcess = libCoverage.createCoverageMap(readFinal());
-const scripts = childScripts();
+const scripts = [...kChildScripts.values()];
 for (const script of scripts) map.merge(await toIstanbul(script));
 map.filter(kOwnFile);
 testProcess.filter(kOwnFile);
@@ -144,4 +155,4 @@ const context = libReport.createContext({
 });
 for (const r of ['html', 'json-summary', 'json']) reports.create(r).execute(context);
 fs.rmSync(kRaw, { recursive: true, force: true });
-process.exitCode = vitest.status === 0 && below.length === 0 ? 0 : 1;
+process.exitCode = vitestStatus === 0 && below.length === 0 ? 0 : 1;
