@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestLog } from '../src/compliance/__fixtures__/test-log.js';
 import { verifyCosignature } from '../src/compliance/cosignature.js';
 import { openNote, parseSignerKey, parseVerifierKey, signNote } from '../src/compliance/note.js';
-import { requestCosignature } from '../src/compliance/witness.js';
+import { cosignWithQuorum, requestCosignature } from '../src/compliance/witness.js';
 import { exited, killChildren, runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { TempDir } from './helpers/tmp.js';
 
@@ -235,5 +235,37 @@ describe('ironlog witness serve', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/ERR_IRONLOG_IO/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a log reaches a quorum of two witness processes', async () => {
+    const log = new TestLog('example.com/audit').append(9);
+    fs.writeFileSync(tmp.join('log.pub'), `${log.keys.verifierKey}\n`);
+    const witnesses: { url: string; key: string }[] = [];
+    for (const name of ['w1', 'w2']) {
+      const kg = await runCli(['keygen', '--name', `witness.example/${name}`, '--cosigner', '--out', tmp.join(name)]);
+      expect(kg.code, kg.stderr).toBe(0);
+      const child = spawnCli([
+        'witness',
+        'serve',
+        '--state-dir',
+        tmp.join(`${name}-state`),
+        '--key',
+        tmp.join(`${name}.key`),
+        '--log',
+        log.keys.verifierKey,
+        '--port',
+        '0',
+      ]);
+      const m = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      witnesses.push({ url: m[1] as string, key: kg.stdout.trim() });
+    }
+    const r = await cosignWithQuorum(log.checkpoint(), witnesses, { quorum: 2, proveFrom: (f) => log.proof(f) });
+    expect(r.cosigned.map((c) => c.name)).toEqual(['witness.example/w1', 'witness.example/w2']);
+    const verifiers = witnesses.map((w) => parseVerifierKey(w.key));
+    expect(openNote(r.cosignedNote, verifiers).verifiedBy).toHaveLength(2);
+    log.append(4);
+    const oldSizes = witnesses.map((w) => ({ ...w, oldSize: 9 }));
+    const r2 = await cosignWithQuorum(log.checkpoint(), oldSizes, { quorum: 2, proveFrom: (f) => log.proof(f) });
+    expect(r2.cosigned.every((c) => c.size === 13)).toBe(true);
   });
 });
