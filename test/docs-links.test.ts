@@ -22,7 +22,7 @@ function markdownFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Markdown without fenced code blocks (a `#` line there is no heading). */
+/** Markdown without fenced code blocks. */
 function withoutFences(text: string): string {
   return text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
 }
@@ -36,13 +36,13 @@ function prose(text: string): string {
 function anchorsOf(text: string): Set<string> {
   const anchors = new Set<string>();
   const counts = new Map<string, number>();
-  // Inline code in a heading keeps its text in the anchor (GitHub drops only the backticks).
   for (const line of withoutFences(text).split('\n')) {
     const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (m === null) continue;
     const base = (m[1] as string)
       .replace(/<[^>]+>/g, '')
       .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/`/g, '')
       .toLowerCase()
       .replace(/[^\p{L}\p{N}\s_-]/gu, '')
       .replace(/\s/g, '-');

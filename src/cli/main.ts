@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerExport } from './export.js';
+import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
 import { exitOnBrokenPipe } from './record-output.js';
 import { registerRecover } from './recover.js';
@@ -15,6 +16,7 @@ import { registerStats } from './stats.js';
 import { registerTorture } from './torture.js';
 import { registerVerify } from './verify.js';
 import { packageVersion, registerVersion } from './version.js';
+import { registerWitness } from './witness.js';
 
 /** Exit codes shared by every command. */
 export const ExitCode = { OK: 0, CORRUPT: 1, USAGE: 2 } as const;
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerBench(program);
   registerTorture(program);
+  registerKeygen(program);
+  registerWitness(program);
   registerVersion(program);
   program.addHelpText(
     'after',
@@ -47,6 +51,7 @@ Examples:
   $ ironlog recover --input ./damaged --output ./recovered
   $ ironlog serve --dir ./audit --port 8080
   $ ironlog monitor --url http://127.0.0.1:8080
+  $ ironlog keygen --name example.com/audit --out ./audit-log
   $ ironlog <command> --help`,
   );
   return program;
