@@ -25,7 +25,7 @@ export {
   segmentFileName,
   type TimeIndexEntry,
 } from './segment.js';
-export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal } from './verify.js';
+export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal, type WalProgress } from './verify.js';
 export {
   kDefaultZeroFillAheadBytes,
   type SealedSegmentInfo,

@@ -14,11 +14,12 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { acquireDirLock, LOCK_FILE_NAME } from './dir-lock.js';
 import type { WalFs } from './fs.js';
 import { readWalDirNames } from './reader.js';
 import { align8, checkFrame, FrameCheck, FrameType, GapReason, readU32, readU64 } from './record.js';
 import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX } from './segment.js';
-import type { VerifyProblem } from './verify.js';
+import type { VerifyProblem, WalProgress } from './verify.js';
 import { WalWriter } from './writer.js';
 
 /** Options of {@link recoverWal}. */
@@ -29,6 +30,8 @@ export interface RecoverWalOptions {
   segmentBytes?: number;
   /** File-system seam for the output writer. */
   fs?: WalFs;
+  /** Called after each input segment is read (for a progress bar); must not throw. */
+  onProgress?: (progress: WalProgress) => void;
 }
 
 /** A seq range. */
@@ -75,10 +78,44 @@ interface Salvaged {
 const kOutputBatchBytes = 512 * 1024;
 
 /**
- * Copies every intact frame of the WAL in `input` into a new WAL in `output` (which must not
- * exist or be empty of segments), writes RECOVERY_LOSS gaps for what is missing, seals it.
+ * Copies every intact frame of the WAL in `input` into a new WAL in `output`, writes
+ * RECOVERY_LOSS gaps for what is missing, seals it.
+ *
+ * `output` is created when missing; it must be empty (a `LOCK` left by a dead process aside).
+ * It is written under its directory lock (`src/wal/dir-lock.ts`), as a sink writes its WAL:
+ * a directory a live sink holds is refused with `ERR_IRONLOG_WAL_LOCKED`, and no sink can open
+ * the output while the recovery writes it. Throws `ERR_IRONLOG_INVALID_ARGUMENT` for an output
+ * that is the input or not empty, `ERR_IRONLOG_IO` when it cannot be created.
  */
 export async function recoverWal(input: string, output: string, opts: RecoverWalOptions = {}): Promise<RecoveryReport> {
+  if (path.resolve(input) === path.resolve(output)) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
+  }
+  // Read the input first: a missing or unreadable input must not leave an empty output behind.
+  await readWalDirNames(input);
+  try {
+    await fsp.mkdir(output, { recursive: true });
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `recoverWal: cannot create ${output}: ${errnoCode(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  const lock = acquireDirLock(output);
+  try {
+    const others = (await fsp.readdir(output)).filter((n) => n !== LOCK_FILE_NAME && !n.startsWith('LOCK.'));
+    if (others.length > 0) {
+      throw new IronlogError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `recoverWal: output directory ${output} is not empty (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}): give a new or empty directory`,
+      );
+    }
+    return await recoverUnlocked(input, output, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function recoverUnlocked(input: string, output: string, opts: RecoverWalOptions): Promise<RecoveryReport> {
   if (path.resolve(input) === path.resolve(output)) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
   }
@@ -115,6 +152,7 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
   let tailUnknown = false;
   let next = 1;
   let maxKnown = 0;
+  let bytesRead = 0;
 
   const out = (): WalWriter => {
     writer ??= WalWriter.open({
@@ -149,6 +187,8 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
         cause: err,
       });
     }
+    bytesRead += buf.length;
+    opts.onProgress?.({ segmentsDone: k + 1, segments: segments.length, bytesDone: bytesRead });
     const hr = decodeSegmentHeader(buf, buf.length);
     if (hr.ok) {
       nodeId ??= hr.header.writerId || undefined;
