@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import { verifyWal } from '../wal/verify.js';
-import { intArg, listenForStop, parseDurationMs, parseSize } from './args.js';
+import { intArg, listenForStop, parseSize, positiveDurationMs } from './args.js';
 
 interface BenchOptions {
   mode: 'http' | 'inproc';
@@ -229,9 +229,17 @@ export function registerBench(program: Command): void {
         .choices(['http', 'inproc'])
         .default('http'),
     )
-    .option('--duration <duration>', 'how long to run (500ms, 10s, 1m)', parseDurationMs, 10_000)
+    .addOption(
+      new Option('--duration <duration>', 'how long to run, with a unit: 500ms, 10s, 1m')
+        .argParser(positiveDurationMs)
+        .default(10_000, '10s'),
+    )
     .option('--connections <n>', 'HTTP connections (http) or concurrent emit loops (inproc)', intArg, 100)
-    .option('--event-size <size>', 'approximate JSON size of one event (512, 1KB, 4KiB)', parseSize, 1000)
+    .addOption(
+      new Option('--event-size <size>', 'approximate JSON size of one event: bytes (512), 1KB (1000), 4KiB (4096)')
+        .argParser(parseSize)
+        .default(1000, '1KB'),
+    )
     .option('--batch <n>', 'events per request / emitBatch call', intArg, 1)
     .option('--dir <dir>', 'WAL directory to write (default: a temporary one, removed afterwards)')
     .option('--keep', 'keep the temporary WAL directory')

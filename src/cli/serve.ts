@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import type { IngestServer } from '../server/http-ingest.js';
 import { listenForStop, parseSize, portArg } from './args.js';
@@ -15,6 +16,23 @@ interface ServeOptions {
   nodeId?: string;
 }
 
+/** A failed `listen` as an ironlog I/O error that says what to do. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the port is in use by another process (--port 0 picks a free one)',
+    EADDRNOTAVAIL: 'the address is not one of this machine (use 127.0.0.1, or an address of a local interface)',
+    ENOTFOUND: 'the host name does not resolve',
+    EAI_AGAIN: 'the host name does not resolve',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+  };
+  const code = errnoCode(err);
+  const reason = code !== undefined ? why[code] : undefined;
+  if (reason === undefined) return err;
+  return new IronlogError(ErrorCodes.IO, `serve: cannot listen on ${host}:${port}: ${reason} (${code})`, {
+    cause: err,
+  });
+}
+
 /** `ironlog serve`: HTTP ingest into a WAL directory. */
 export function registerServe(program: Command): void {
   program
@@ -23,7 +41,11 @@ export function registerServe(program: Command): void {
     .requiredOption('--dir <dir>', 'the WAL directory (created if missing)')
     .option('--port <port>', 'TCP port (0: any free port; the bound address is printed)', portArg, 8080)
     .option('--host <host>', 'interface to bind', '127.0.0.1')
-    .option('--max-body-bytes <size>', 'largest request body; larger answers 413', parseSize, 1024 * 1024)
+    .addOption(
+      new Option('--max-body-bytes <size>', 'largest request body (bytes, KB, KiB, MB, MiB); larger answers 413')
+        .argParser(parseSize)
+        .default(1024 * 1024, '1MiB'),
+    )
     .addOption(
       new Option('--on-full <mode>', "ring full: 'reject' answers 503 + Retry-After, 'wait' queues")
         .choices(['wait', 'reject'])
@@ -34,8 +56,8 @@ export function registerServe(program: Command): void {
         .choices(['batch', 'always', 'interval', 'none'])
         .default('batch'),
     )
-    .option('--ring-bytes <size>', 'ring buffer size (power of two)', parseSize)
-    .option('--segment-bytes <size>', 'segment roll size', parseSize)
+    .option('--ring-bytes <size>', 'ring buffer size, a power of two (64KiB, 16MiB; default 8MiB)', parseSize)
+    .option('--segment-bytes <size>', 'segment roll size (e.g. 64MiB, the default)', parseSize)
     .option('--node-id <id>', 'writer id in segment headers')
     .addHelpText(
       'after',
@@ -71,7 +93,7 @@ Example:
       } catch (err) {
         stopSignal.dispose();
         await sink.close();
-        throw err;
+        throw listenError(err, opts.host, opts.port);
       }
       process.stdout.write(`ironlog serve listening on ${server.url} (WAL ${sink.options.dir})\n`);
       const sig = await stopSignal.promise;

@@ -11,6 +11,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { renderHtmlReport } from '../torture/report.js';
 import { runTorture, type TortureSummary } from '../torture/runner.js';
 import { kScenarioNames, type Mutation, type ScenarioName } from '../torture/types.js';
+import { positiveDurationMs } from './args.js';
 
 interface TortureCliOptions {
   scenarios?: ScenarioName[];
@@ -22,6 +23,7 @@ interface TortureCliOptions {
   quick?: boolean;
   mutation?: Mutation;
   statesPerCrashPoint?: number;
+  /** ms */
   timeBudget?: number;
 }
 
@@ -109,9 +111,9 @@ export function registerTorture(program: Command): void {
       positiveInt('states-per-crash-point'),
     )
     .option(
-      '--time-budget <seconds>',
-      'stop starting new iterations of a scenario after this long',
-      positiveInt('time-budget'),
+      '--time-budget <duration>',
+      'stop starting new iterations of a scenario after this long, with a unit: 90s, 15m, 1h',
+      positiveDurationMs,
     )
     .option(
       '--mutation <name>',
@@ -149,7 +151,7 @@ Examples:
         quick: opts.quick ?? false,
         mutation: opts.mutation,
         statesPerCrashPoint: opts.statesPerCrashPoint,
-        timeBudgetMs: opts.timeBudget !== undefined ? opts.timeBudget * 1000 : undefined,
+        timeBudgetMs: opts.timeBudget,
         onIteration: (r, done) => {
           if (!r.ok) failed++;
           bar?.update(done, { scenario: r.scenario, failed });

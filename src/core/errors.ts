@@ -44,6 +44,9 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // CLI (issue 9)
+  /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
+  USAGE: 'ERR_IRONLOG_USAGE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
