@@ -8,6 +8,7 @@ import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import { verifyWal } from '../wal/verify.js';
 import { intArg, listenForStop, parseSize, positiveDurationMs } from './args.js';
+import { segmentProgress, timeProgress } from './progress.js';
 
 interface BenchOptions {
   mode: 'http' | 'inproc';
@@ -18,6 +19,7 @@ interface BenchOptions {
   dir?: string;
   keep?: boolean;
   json?: boolean;
+  progress?: boolean;
 }
 
 /** What `ironlog bench` reports (`--json` prints it as is). */
@@ -244,6 +246,7 @@ export function registerBench(program: Command): void {
     .option('--dir <dir>', 'WAL directory to write (default: a temporary one, removed afterwards)')
     .option('--keep', 'keep the temporary WAL directory')
     .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .addHelpText(
       'after',
       `
@@ -261,8 +264,20 @@ Examples:
       const temp = opts.dir === undefined;
       const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-bench-'));
       try {
-        const run = opts.mode === 'http' ? await benchHttp(opts, dir) : await benchInproc(opts, dir);
-        const v = await verifyWal(dir);
+        const bar = timeProgress(`bench ${opts.mode}`, opts.duration, opts.progress);
+        let run: Awaited<ReturnType<typeof benchHttp>>;
+        try {
+          run = opts.mode === 'http' ? await benchHttp(opts, dir) : await benchInproc(opts, dir);
+        } finally {
+          bar.stop();
+        }
+        const verifyBar = segmentProgress('verify', opts.progress);
+        let v: Awaited<ReturnType<typeof verifyWal>>;
+        try {
+          v = await verifyWal(dir, verifyBar ? { onProgress: verifyBar.onProgress } : {});
+        } finally {
+          verifyBar?.stop();
+        }
         const report: BenchReport = {
           mode: opts.mode,
           machine: machine(),
