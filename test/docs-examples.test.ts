@@ -20,7 +20,7 @@ interface Step {
 }
 
 /** The runnable blocks of a markdown file, as steps. */
-export function runnableSessions(markdown: string): Step[][] {
+function runnableSessions(markdown: string): Step[][] {
   const sessions: Step[][] = [];
   const blocks = markdown.matchAll(/^```sh runnable\n([\s\S]*?)^```$/gm);
   for (const b of blocks) {
