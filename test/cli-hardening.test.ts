@@ -128,6 +128,20 @@ describe('every failure is one ironlog: ERR_IRONLOG_<CODE> line (item 13)', () =
     expect(fs.readdirSync(tmp.join('b')).filter((n) => n.startsWith('LOCK'))).toEqual([]);
   });
 
+  it('monitor with nothing to read, torture with a report it could not write', async () => {
+    const down = await runCli(['monitor', '--url', 'http://127.0.0.1:1', '--count', '1']);
+    expect(down.code).toBe(2);
+    expect(down.stderr.trim().split('\n').at(-1)).toMatch(
+      /^ironlog: ERR_IRONLOG_IO: monitor: no refresh of http:\/\/127\.0\.0\.1:1 succeeded/,
+    );
+    expect(down.stderr).not.toMatch(/\n\s+at /);
+    // Refused before the run, not after it.
+    const report = await runCli(['torture', '--scenarios', 'power-loss', '--report', tmp.join('nope', 'r.html')]);
+    expect(report.code).toBe(2);
+    expectOneErrorLine(report.stderr, 'ERR_IRONLOG_IO');
+    expect(report.stdout).toBe('');
+  });
+
   it('reading commands on a missing directory', async () => {
     for (const cmd of ['verify', 'replay', 'stats']) {
       const r = await runCli([cmd, '--dir', tmp.join('missing')]);

@@ -182,6 +182,7 @@ Examples:
       let prevDir: { atMs: number; lastSeq: number } | undefined;
       const cache: SealedCache = new Map();
       let okSamples = 0;
+      let lastError = '';
       if (tty) process.stdout.write('\x1b[2J');
       for (let i = 0; opts.count === 0 || i < opts.count; i++) {
         if (i > 0) {
@@ -201,7 +202,8 @@ Examples:
           }
           okSamples++;
         } catch (err) {
-          const msg = `${new Date().toISOString()} error: ${(err as Error).message}\n`;
+          lastError = (err as Error).message;
+          const msg = `${new Date().toISOString()} error: ${lastError}\n`;
           if (tty) process.stdout.write(`\x1b[H\x1b[J${msg}`);
           else process.stderr.write(msg);
           continue;
@@ -209,6 +211,9 @@ Examples:
         process.stdout.write(tty ? `\x1b[H\x1b[J${panel(source, sample)}` : `${sampleLine(sample)}\n`);
       }
       stop.dispose();
-      process.exitCode = okSamples > 0 ? 0 : 2;
+      if (okSamples === 0 && lastError !== '') {
+        throw new IronlogError(ErrorCodes.IO, `monitor: no refresh of ${source} succeeded (last: ${lastError})`);
+      }
+      process.exitCode = 0;
     });
 }

@@ -6,8 +6,10 @@
  * passed (or was skipped), 1 when an invariant was violated, 2 for usage errors.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { renderHtmlReport } from '../torture/report.js';
 import { runTorture, type TortureSummary } from '../torture/runner.js';
 import { kScenarioNames, type Mutation, type ScenarioName } from '../torture/types.js';
@@ -131,6 +133,18 @@ Examples:
   $ ironlog torture --scenarios power-loss --seed 3735928559 --iterations 1      # replay one failure`,
     )
     .action(async (opts: TortureCliOptions) => {
+      if (opts.report !== undefined) {
+        // Found out now, not after an hour of torture.
+        try {
+          fs.accessSync(path.dirname(path.resolve(opts.report)), fs.constants.W_OK);
+        } catch (err) {
+          throw new IronlogError(
+            ErrorCodes.IO,
+            `--report ${opts.report}: cannot write into ${path.dirname(path.resolve(opts.report))} (${errnoCode(err)})`,
+            { cause: err },
+          );
+        }
+      }
       const names = opts.scenarios ?? [...kScenarioNames];
       const total = names.length * opts.iterations;
       const tty = process.stderr.isTTY === true && !opts.json;
