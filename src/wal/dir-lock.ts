@@ -239,7 +239,7 @@ export function acquireDirLock(dir: string): DirLock {
   const abs = path.resolve(dir);
   const lockPath = path.join(abs, LOCK_FILE_NAME);
   if (kHeldInThisProcess.has(abs)) {
-    throw locked(abs, 'is already open by another sink in this process');
+    throw locked(abs, 'is already open by another writer (a sink or recoverWal) in this process');
   }
   const token = randomBytes(16).toString('hex');
   const tmp = path.join(abs, `LOCK.${token}.tmp`);
