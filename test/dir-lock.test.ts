@@ -168,6 +168,30 @@ describe('directory lock', () => {
     }
   }, 600_000);
 
+  it('clears a takeover claim its dead claimant left; waits out (refuses) a live one', async () => {
+    const pid = await deadPid();
+    const dir = tmp.path;
+    const x = '11'.repeat(16);
+    fs.writeFileSync(tmp.join('LOCK'), JSON.stringify({ pid, token: x }));
+    // A claimant that died between taking the claim and removing the stale LOCK.
+    fs.writeFileSync(tmp.join(`LOCK.claim.${x}`), JSON.stringify({ pid, token: '22'.repeat(16) }));
+    const lock = acquireDirLock(dir);
+    expect(JSON.parse(fs.readFileSync(lock.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+
+    // A claimant that is alive (this process, as another thread would be): the opener is refused.
+    const mine = acquireDirLock(dir);
+    const record = JSON.parse(fs.readFileSync(mine.path, 'utf8')) as Record<string, unknown>;
+    mine.release();
+    fs.writeFileSync(tmp.join('LOCK'), JSON.stringify({ pid, token: x }));
+    fs.writeFileSync(tmp.join(`LOCK.claim.${x}`), JSON.stringify({ ...record, token: '33'.repeat(16) }));
+    expect(() => acquireDirLock(dir)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.WAL_LOCKED, message: expect.stringContaining('being taken over') }),
+    );
+    expect(fs.existsSync(tmp.join('LOCK'))).toBe(true);
+  });
+
   it('an empty, unreadable or foreign LOCK is never taken for stale', () => {
     const dir = tmp.path;
     for (const content of ['', '\n', '12345\n', '{"pid":1}', 'garbage']) {
