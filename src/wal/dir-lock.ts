@@ -125,6 +125,13 @@ function readOwner(file: string): ReadResult {
     return { kind: 'unreadable', why: `cannot be read (${errnoCode(err) ?? String(err)})` };
   }
   if (text.trim() === '') return { kind: 'unreadable', why: 'is empty' };
+  const legacy = /^\s*(\d+)\s*$/.exec(text);
+  if (legacy) {
+    // ironlog 0.1.0 wrote only the pid: without a token it cannot be taken over safely.
+    const pid = Number(legacy[1]);
+    const running = ownerAlive({ pid, token: '' }) ? ', and a process with that pid is running' : '';
+    return { kind: 'unreadable', why: `holds only a pid (${pid}: the lock of an older ironlog${running})` };
+  }
   const owner = parseOwner(text);
   return owner
     ? { kind: 'owner', owner }
