@@ -76,6 +76,16 @@ describe('recover writes its output under the directory lock (item 1)', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ recordsRecovered: 200, lostSeqs: 0 });
     expect(fs.readdirSync(out).filter((n) => n.startsWith('LOCK'))).toEqual([]);
+
+    // An output holding only the LOCK of a dead process counts as empty: the lock is taken over.
+    const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await new Promise((resolve) => dead.once('exit', resolve));
+    const stale = tmp.join('stale');
+    fs.mkdirSync(stale);
+    fs.writeFileSync(tmp.join('stale', 'LOCK'), JSON.stringify({ pid: dead.pid, token: '44'.repeat(16) }));
+    const over = await runCli(['recover', '--input', input, '--output', stale]);
+    expect(over.code, over.stderr).toBe(0);
+    expect(fs.readdirSync(stale).filter((n) => n.startsWith('LOCK'))).toEqual([]);
   });
 });
 
