@@ -8,6 +8,7 @@ import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
 import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';
+import { segmentProgress } from './progress.js';
 
 interface VerifyOptions {
   dir?: string;
@@ -16,6 +17,7 @@ interface VerifyOptions {
   nodes?: string[];
   allowPrunedStart?: boolean;
   json?: boolean;
+  progress?: boolean;
 }
 
 /** One problem of a replicated history, located by node and object key. */
@@ -52,8 +54,14 @@ function printableSource(url: string): string {
   }
 }
 
-async function verifyLocal(dir: string, json: boolean): Promise<number> {
-  const report = await verifyWal(dir);
+async function verifyLocal(dir: string, json: boolean, progress: boolean | undefined): Promise<number> {
+  const bar = segmentProgress('verify', progress);
+  let report: Awaited<ReturnType<typeof verifyWal>>;
+  try {
+    report = await verifyWal(dir, bar ? { onProgress: bar.onProgress } : {});
+  } finally {
+    bar?.stop();
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -155,6 +163,7 @@ export function registerVerify(program: Command): void {
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
     .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
     .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .addHelpText(
       'after',
       `
@@ -182,7 +191,7 @@ Examples:
             '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
           );
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true);
+        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress);
         return;
       }
       const out = await verifyRemote(target.url, {

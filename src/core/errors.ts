@@ -66,6 +66,9 @@ export const ErrorCodes = {
   WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
   /** Fewer witnesses than the quorum cosigned a checkpoint (when asking them, or when verifying it). */
   WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
+  // CLI (issue 9)
+  /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
+  USAGE: 'ERR_IRONLOG_USAGE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -49,7 +49,15 @@ export {
   verifyRemoteWal,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
-export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
+export type {
+  RecoverWalOptions,
+  RecoveryReport,
+  VerifyProblem,
+  VerifyReport,
+  VerifyWalOptions,
+  WalProgress,
+  WalRecord,
+} from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
 export {

@@ -14,11 +14,11 @@ import type { SinkMetrics } from '../monitoring/sink-metrics.js';
 import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
+import { acquireDirLock, type DirLock } from '../wal/dir-lock.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterInit, WriterToMain } from '../workers/messages.js';
-import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 
