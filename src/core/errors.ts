@@ -44,6 +44,15 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // transparency log (checkpointer, proofs, verifyLog)
+  /** A seq or tree size is not covered by a stored signed checkpoint (or the WAL has none at all). */
+  NOT_CHECKPOINTED: 'ERR_IRONLOG_NOT_CHECKPOINTED',
+  /** The `tlog/` directory disagrees with the WAL (tiles past the WAL's end, a leaf that differs, a bad index). */
+  TLOG_STATE: 'ERR_IRONLOG_TLOG_STATE',
+  /** The checkpointer worker failed: no more checkpoints are signed until the sink is reopened; emits go on. */
+  CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
+  /** Fewer than `signing.witnessQuorum` witnesses cosigned a checkpoint; emits are not affected. */
+  WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
