@@ -5,8 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
+import { registerCheckpoint } from './checkpoint.js';
 import { registerExport } from './export.js';
 import { registerMonitor } from './monitor.js';
+import { registerProve } from './prove.js';
 import { exitOnBrokenPipe } from './record-output.js';
 import { registerRecover } from './recover.js';
 import { registerReplay } from './replay.js';
@@ -14,6 +16,7 @@ import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
 import { registerTorture } from './torture.js';
 import { registerVerify } from './verify.js';
+import { registerVerifyProof } from './verify-proof.js';
 import { packageVersion, registerVersion } from './version.js';
 
 /** Exit codes shared by every command. */
@@ -37,6 +40,9 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerBench(program);
   registerTorture(program);
+  registerCheckpoint(program);
+  registerProve(program);
+  registerVerifyProof(program);
   registerVersion(program);
   program.addHelpText(
     'after',

@@ -32,7 +32,7 @@ import {
   tlogDirOf,
   writeFilesDurably,
 } from './tlog-store.js';
-import { type WitnessClient, type WitnessStatus, WitnessPool } from './witness-pool.js';
+import { type WitnessClient, WitnessPool, type WitnessStatus } from './witness-pool.js';
 
 const debug = debuglog('ironlog');
 

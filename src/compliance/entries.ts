@@ -147,7 +147,12 @@ export async function* readLogEntries(dir: string, opts: ReadLogEntriesOptions =
       }
       const header = hr.header;
       if (header.firstSeq !== seg.firstSeq) {
-        throw walCorrupt(seg.path, 16, seg.firstSeq, `header says first seq ${header.firstSeq}, the file name ${seg.firstSeq}`);
+        throw walCorrupt(
+          seg.path,
+          16,
+          seg.firstSeq,
+          `header says first seq ${header.firstSeq}, the file name ${seg.firstSeq}`,
+        );
       }
       if (expectSeq >= 0 && header.firstSeq !== expectSeq) {
         throw walCorrupt(
@@ -158,7 +163,12 @@ export async function* readLogEntries(dir: string, opts: ReadLogEntriesOptions =
         );
       }
       if (chain !== null && !header.prevChainHash.equals(chain)) {
-        throw walCorrupt(seg.path, 56, header.firstSeq, "prevChainHash does not match the previous segment's last chain hash");
+        throw walCorrupt(
+          seg.path,
+          56,
+          header.firstSeq,
+          "prevChainHash does not match the previous segment's last chain hash",
+        );
       }
       let pos = SEGMENT_HEADER_BYTES;
       let expect = header.firstSeq;
@@ -206,7 +216,10 @@ export async function* readLogEntries(dir: string, opts: ReadLogEntriesOptions =
         }
         if (st === BatchStatus.SEAL) {
           if (pos + bp.sealFrameBytes > w.end) await w.fill(pos);
-          const seal = pos + bp.sealFrameBytes <= w.end ? decodeSeal(w.buf, pos - w.base, pos) : 'SEAL frame runs past the end of the file';
+          const seal =
+            pos + bp.sealFrameBytes <= w.end
+              ? decodeSeal(w.buf, pos - w.base, pos)
+              : 'SEAL frame runs past the end of the file';
           if (typeof seal === 'string') throw walCorrupt(seg.path, pos, expect, seal);
           if (seal.lastSeq !== expect - 1 || (prev !== null && !prev.equals(seal.lastChainHash))) {
             throw walCorrupt(seg.path, pos, expect, 'the seal does not match the last batch (last seq or chain hash)');
@@ -242,7 +255,8 @@ async function seekInSealed(
   await fh.read(trailer, 0, 16, size - 16);
   if (trailer.subarray(8).toString('latin1') !== 'IRNLSEAL') return undefined;
   const sealOffset = readU64(trailer, 0);
-  if (sealOffset < SEGMENT_HEADER_BYTES || sealOffset >= size || size - sealOffset > 256 * 1024 * 1024) return undefined;
+  if (sealOffset < SEGMENT_HEADER_BYTES || sealOffset >= size || size - sealOffset > 256 * 1024 * 1024)
+    return undefined;
   const frame = Buffer.alloc(size - sealOffset);
   await fh.read(frame, 0, frame.length, sealOffset);
   const seal = decodeSeal(frame, 0, sealOffset);

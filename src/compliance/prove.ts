@@ -270,11 +270,16 @@ function openCheckpoint(note: unknown, verifierKey: string): { origin: string; s
 function checkEntry(entry: Buffer): { seq: number; toSeq: number; gap: boolean } {
   const padded = Buffer.alloc(align8(entry.length));
   entry.copy(padded);
-  if (entry.length < 32 || entry.readUInt32LE(0) !== entry.length || checkFrame(padded, 0, padded.length) !== FrameCheck.OK) {
+  if (
+    entry.length < 32 ||
+    entry.readUInt32LE(0) !== entry.length ||
+    checkFrame(padded, 0, padded.length) !== FrameCheck.OK
+  ) {
     throw invalidProof('the leaf data is not an intact WAL frame (length or CRC-32C wrong)');
   }
   const type = entry[8];
-  if (type !== FrameType.RECORD && type !== FrameType.GAP) throw invalidProof('the leaf data is not a RECORD or GAP frame');
+  if (type !== FrameType.RECORD && type !== FrameType.GAP)
+    throw invalidProof('the leaf data is not a RECORD or GAP frame');
   const seq = readU64(entry, 16);
   return { seq, toSeq: type === FrameType.GAP ? readU64(entry, 24) : seq, gap: type === FrameType.GAP };
 }
@@ -382,7 +387,8 @@ export function verifyProofText(
     }
     if (typeof j.leafData === 'string') {
       const index = j.index;
-      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw invalidProof('index is missing');
+      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
+        throw invalidProof('index is missing');
       return verifyInclusionParts(
         Buffer.from(j.leafData, 'base64'),
         index,
@@ -404,8 +410,7 @@ export function verifyProofText(
         verifierKey,
         {
           root: typeof j.fromRoot === 'string' ? j.fromRoot : undefined,
-          checkpoint:
-            options.oldCheckpoint ?? (typeof j.fromCheckpoint === 'string' ? j.fromCheckpoint : undefined),
+          checkpoint: options.oldCheckpoint ?? (typeof j.fromCheckpoint === 'string' ? j.fromCheckpoint : undefined),
         },
         typeof j.toSize === 'number' ? j.toSize : undefined,
       );

@@ -97,10 +97,18 @@ export interface VerifyLogReport {
   readonly checkpoints: number;
   /** The last valid checkpoint. */
   readonly latest:
-    | { readonly counter: number; readonly size: number; readonly rootHash: string; readonly timeMs: number; readonly event: string }
+    | {
+        readonly counter: number;
+        readonly size: number;
+        readonly rootHash: string;
+        readonly timeMs: number;
+        readonly event: string;
+      }
     | undefined;
   /** With witness keys: how many valid cosignatures the latest checkpoint has, and from whom. */
-  readonly cosignatures: { readonly required: number; readonly valid: number; readonly witnesses: readonly string[] } | undefined;
+  readonly cosignatures:
+    | { readonly required: number; readonly valid: number; readonly witnesses: readonly string[] }
+    | undefined;
   /** Periods no checkpoint covers that are problems (crash, missed). */
   readonly uncoveredPeriods: readonly TimePeriod[];
   /** Planned downtimes (clean close, then open): listed, not problems. */
@@ -162,7 +170,11 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
     const noteText = f.note === undefined ? undefined : readTlogFile(f.note);
     const timeText = f.time === undefined ? undefined : readTlogFile(f.time);
     if (noteText === undefined) {
-      problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where}: the .note file is missing` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: f.counter,
+        message: `${where}: the .note file is missing`,
+      });
       prevTimeText = undefined;
       continue;
     }
@@ -178,15 +190,27 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
     }
     if (origin === undefined) origin = cp.origin;
     else if (cp.origin !== origin) {
-      problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where} names origin ${JSON.stringify(cp.origin)}, earlier ones ${JSON.stringify(origin)}` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: f.counter,
+        message: `${where} names origin ${JSON.stringify(cp.origin)}, earlier ones ${JSON.stringify(origin)}`,
+      });
     }
     if (cp.size < prevSize) {
-      problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where} has size ${cp.size}, smaller than the ${prevSize} before it` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: f.counter,
+        message: `${where} has size ${cp.size}, smaller than the ${prevSize} before it`,
+      });
     }
     prevSize = Math.max(prevSize, cp.size);
     let time: TimeNote | undefined;
     if (timeText === undefined) {
-      problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where}: the .time note is missing` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: f.counter,
+        message: `${where}: the .time note is missing`,
+      });
       prevTimeText = undefined;
     } else {
       let text: string | undefined;
@@ -200,7 +224,8 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
         time = problem;
         prevTimeText = text;
       } else {
-        if (problem !== 'unsigned') problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where}: ${problem}` });
+        if (problem !== 'unsigned')
+          problems.push({ kind: 'checkpoint-sequence', counter: f.counter, message: `${where}: ${problem}` });
         prevTimeText = undefined;
       }
     }
@@ -216,7 +241,11 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
   if (files.length > 0) {
     if (latestFile === undefined) {
       problems.push({ kind: 'latest-checkpoint', message: 'tlog/checkpoint is missing' });
-    } else if (last === undefined || parseNoteText(latestFile) !== last.body || last.counter !== files[files.length - 1]?.counter) {
+    } else if (
+      last === undefined ||
+      parseNoteText(latestFile) !== last.body ||
+      last.counter !== files[files.length - 1]?.counter
+    ) {
       problems.push({ kind: 'latest-checkpoint', message: 'tlog/checkpoint is not the last stored checkpoint' });
     }
   }
@@ -254,11 +283,15 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
           if (uncoveredFrom < 0) uncoveredFrom = e.seq;
           uncoveredTo = e.toSeq;
         }
-        if (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === entries) check(entries, acc.root());
+        if (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === entries)
+          check(entries, acc.root());
       }
     }
   } catch (err) {
-    problems.push({ kind: 'entries', message: `the records cannot be read back in order after entry ${entries}: ${describe(err)}` });
+    problems.push({
+      kind: 'entries',
+      message: `the records cannot be read back in order after entry ${entries}: ${describe(err)}`,
+    });
   }
   for (; t < targets.length; t++) {
     const c = targets[t] as ValidCheckpoint;
@@ -283,7 +316,11 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
           verifyCosignature(last.body, sig, w);
           by.push(w.name);
         } catch (err) {
-          problems.push({ kind: 'cosignature', counter: last.counter, message: `cosignature of ${w.name}: ${describe(err)}` });
+          problems.push({
+            kind: 'cosignature',
+            counter: last.counter,
+            message: `cosignature of ${w.name}: ${describe(err)}`,
+          });
         }
       }
     }
@@ -309,10 +346,18 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
     const gap = b.timeMs - a.timeMs;
     const slack = options.timeSlackMs ?? Math.max(5_000, a.intervalMs);
     if (a.event === 'close' && b.event !== 'open') {
-      problems.push({ kind: 'checkpoint-sequence', counter: b.counter, message: `checkpoint ${b.counter} (${b.event}) follows a close without an open` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: b.counter,
+        message: `checkpoint ${b.counter} (${b.event}) follows a close without an open`,
+      });
     }
     if (b.event === 'open' && !b.uncleanStart && a.event !== 'close') {
-      problems.push({ kind: 'checkpoint-sequence', counter: b.counter, message: `checkpoint ${b.counter} is a clean open, but checkpoint ${a.counter} before it is not a close` });
+      problems.push({
+        kind: 'checkpoint-sequence',
+        counter: b.counter,
+        message: `checkpoint ${b.counter} is a clean open, but checkpoint ${a.counter} before it is not a close`,
+      });
     }
     if (gap <= a.intervalMs + slack) continue;
     const reason: TimePeriod['reason'] =

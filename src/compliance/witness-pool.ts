@@ -51,7 +51,8 @@ const kDefaultClient: WitnessClient = {
 
 /** The size a witness reported with a 409, when the error carries one. */
 function conflictSize(err: unknown): number | undefined {
-  const size = (err as { witnessSize?: unknown; size?: unknown } | null)?.witnessSize ?? (err as { size?: unknown } | null)?.size;
+  const size =
+    (err as { witnessSize?: unknown; size?: unknown } | null)?.witnessSize ?? (err as { size?: unknown } | null)?.size;
   return typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }
 

@@ -44,7 +44,10 @@ export class CheckpointerHandle {
     worker.on('message', (msg: CheckpointerToMain) => this.#onMessage(msg));
     worker.on('error', (err) => this.#onGone(err));
     worker.on('exit', (code) => this.#onGone(new Error(`checkpointer worker exited with code ${code}`)));
-    this.#timer = setInterval(() => this.#post({ type: 'checkpoint', event: 'interval', timeMs: this.#now() }), intervalMs);
+    this.#timer = setInterval(
+      () => this.#post({ type: 'checkpoint', event: 'interval', timeMs: this.#now() }),
+      intervalMs,
+    );
     this.#timer.unref();
   }
 
@@ -73,9 +76,13 @@ export class CheckpointerHandle {
     try {
       worker = new Worker(new URL('../workers/checkpointer/entry.js', import.meta.url), { workerData: init });
     } catch (err) {
-      throw new IronlogError(ErrorCodes.CHECKPOINTER, `cannot start the checkpointer worker: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new IronlogError(
+        ErrorCodes.CHECKPOINTER,
+        `cannot start the checkpointer worker: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     const status = await new Promise<CheckpointerStatus>((resolve, reject) => {
       const cleanup = (): void => {
@@ -94,11 +101,17 @@ export class CheckpointerHandle {
       };
       const onError = (err: Error): void => {
         cleanup();
-        reject(new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker failed to start: ${err.message}`, { cause: err }));
+        reject(
+          new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker failed to start: ${err.message}`, {
+            cause: err,
+          }),
+        );
       };
       const onExit = (code: number): void => {
         cleanup();
-        reject(new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker exited during start-up (code ${code})`));
+        reject(
+          new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker exited during start-up (code ${code})`),
+        );
       };
       worker.on('message', onMessage);
       worker.on('error', onError);
@@ -204,7 +217,9 @@ export class CheckpointerHandle {
 
   #onGone(cause: Error): void {
     if (this.#gone) return;
-    const err = new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker stopped: ${cause.message}`, { cause });
+    const err = new IronlogError(ErrorCodes.CHECKPOINTER, `the checkpointer worker stopped: ${cause.message}`, {
+      cause,
+    });
     this.#gone = err;
     clearInterval(this.#timer);
     for (const p of this.#pending.values()) p.reject(err);

@@ -1,11 +1,11 @@
 import type { Registry } from 'prom-client';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
-import type { SyncMode } from '../core/sync-mode.js';
 import {
   type ResolvedSigningOptions,
   resolveSigningOptions,
   type SigningOptions,
 } from '../compliance/signing-options.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
+import type { SyncMode } from '../core/sync-mode.js';
 import {
   type ReplicationOptions,
   type ResolvedReplicationOptions,
