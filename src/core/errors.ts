@@ -44,6 +44,11 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // compliance: Merkle proofs and hash tiles (issue 10)
+  /** An inclusion or consistency proof does not verify, or its sizes, index or hashes are malformed. */
+  PROOF_INVALID: 'ERR_IRONLOG_PROOF_INVALID',
+  /** A hash tile or the tiled-size file under `tlog/` is missing, of the wrong length, or disagrees with the rest of the tree. */
+  TLOG_CORRUPT: 'ERR_IRONLOG_TLOG_CORRUPT',
   // transparency log (checkpointer, proofs, verifyLog)
   /** A seq or tree size is not covered by a stored signed checkpoint (or the WAL has none at all). */
   NOT_CHECKPOINTED: 'ERR_IRONLOG_NOT_CHECKPOINTED',
