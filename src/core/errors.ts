@@ -58,6 +58,21 @@ export const ErrorCodes = {
   CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
   /** Fewer than `signing.witnessQuorum` witnesses cosigned a checkpoint; emits are not affected. */
   WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
+  // Signed notes, checkpoints, cosignatures, proof files and witnesses (issue 10, engineer "note").
+  /** A signer or verifier key string is malformed, of an unsupported type, or its key id does not match. */
+  KEY_INVALID: 'ERR_IRONLOG_KEY_INVALID',
+  /** A signed note, checkpoint body or cosignature is malformed (C2SP signed-note / tlog-checkpoint rules). */
+  NOTE_FORMAT: 'ERR_IRONLOG_NOTE_FORMAT',
+  /** No trusted key validly signed the note, or a signature from a trusted key does not verify. */
+  SIGNATURE_INVALID: 'ERR_IRONLOG_SIGNATURE_INVALID',
+  /** A C2SP tlog-proof file is malformed. */
+  PROOF_FORMAT: 'ERR_IRONLOG_PROOF_FORMAT',
+  /** A witness answered 409: the old size is not the size it last cosigned, or the same size has another root. */
+  WITNESS_CONFLICT: 'ERR_IRONLOG_WITNESS_CONFLICT',
+  /** A witness refused a checkpoint (400 bad request, 403 bad signature, 404 unknown log, 422 bad consistency proof). */
+  WITNESS_REJECTED: 'ERR_IRONLOG_WITNESS_REJECTED',
+  /** A witness could not be reached, timed out, failed (5xx) or answered something that is not a valid cosignature. */
+  WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
