@@ -52,6 +52,8 @@ export interface CheckpointerConfig {
   readonly durableSeq: () => number;
   /** Witness transport (tests may replace it); default: C2SP tlog-witness over HTTP. */
   readonly witnessClient?: WitnessClient;
+  /** Told of every checkpoint signed and stored (after its cosignatures were collected). */
+  readonly onCheckpoint?: (checkpoint: CheckpointInfo, status: CheckpointerStatus) => void;
   /** Told of every witness failure (one witness, or a missed quorum). */
   readonly onWitnessError?: (error: IronlogError, url: string | undefined) => void;
 }
@@ -325,6 +327,7 @@ export class Checkpointer {
     };
     this.#last = info;
     if (this.#witnesses.size > 0) await this.#cosign(counter, note, size);
+    this.#cfg.onCheckpoint?.(info, this.status());
     return info;
   }
 

@@ -200,7 +200,6 @@ export class CheckpointerHandle {
         return;
       case 'closed':
         this.#status = msg.status;
-        if (msg.status.last?.event === 'close') this.events.emit('checkpoint', msg.status.last);
         this.#onClosed?.();
         return;
       case 'fatal':

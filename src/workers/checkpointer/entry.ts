@@ -36,6 +36,7 @@ async function main(): Promise<void> {
         witnessQuorum: init.witnessQuorum,
         witnessTimeoutMs: init.witnessTimeoutMs,
         durableSeq: () => state.durableSeq,
+        onCheckpoint: (checkpoint, status) => post({ type: 'checkpoint', checkpoint, status }),
         onWitnessError: (error, url) => post({ type: 'witness-error', url, error: error.toWire() }),
       },
       init.openTimeMs,
@@ -49,9 +50,8 @@ async function main(): Promise<void> {
   parentPort?.on('message', (msg: MainToCheckpointer) => {
     switch (msg.type) {
       case 'checkpoint':
-        cp.checkpoint(msg.event, msg.timeMs, msg.segment).then(
-          (checkpoint) => post({ type: 'checkpoint', checkpoint, status: cp.status() }),
-          (err: unknown) => post({ type: 'error', error: toIronlog(err).toWire() }),
+        cp.checkpoint(msg.event, msg.timeMs, msg.segment).catch((err: unknown) =>
+          post({ type: 'error', error: toIronlog(err).toWire() }),
         );
         return;
       case 'prove':
