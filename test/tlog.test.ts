@@ -2,6 +2,7 @@
  * The signed transparency log end to end: a real sink with its writer and checkpointer workers,
  * real segment files, the real `ironlog` CLI as child processes (`npm run build` first).
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import {
   signNote,
 } from '../dist/compliance/note.js';
 import { parseTimeNote } from '../dist/compliance/time-note.js';
-import { openSink, type RecordProof, verifyLog, verifyWal } from '../dist/main/index.js';
+import { openSink, type RecordProof, verifyWal } from '../dist/main/index.js';
 import { readU64 } from '../dist/wal/record.js';
 import { WalWriter } from '../dist/wal/writer.js';
 import { killChildren, runCli } from './helpers/cli.js';
@@ -408,5 +409,51 @@ describe('signed WAL: records appended after a clean close', () => {
         message: expect.stringContaining(`seqs ${kEvents + 1}-${kEvents + 1}`),
       }),
     );
+  });
+});
+
+describe('signed WAL: a crash', () => {
+  it('the next open catches up, says the previous run did not close, and the gap is listed as a crash', async () => {
+    const t = tempDir();
+    const dir = t.join('wal');
+    const script = t.join('child.mjs');
+    const index = new URL('../dist/main/index.js', import.meta.url).href;
+    fs.writeFileSync(
+      script,
+      `import { openSink } from ${JSON.stringify(index)};
+const sink = await openSink({ dir: ${JSON.stringify(dir)}, signing: { key: ${JSON.stringify(keys.signerKey)}, checkpointIntervalMs: 100 } });
+let n = 0;
+sink.events.on('checkpoint', () => { n++; });
+for (let i = 0; i < 50; i++) await sink.emit({ i });
+const wait = () => (n >= 3 ? process.stdout.write('emitted\\n') : setTimeout(wait, 10));
+wait();
+setInterval(() => sink.emit({ more: true }), 5);
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('emitted')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      });
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('close', r));
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    const sink = await openSink({ dir, signing: { key: keys.signerKey, checkpointIntervalMs: 100 } });
+    const status = sink.checkpointStatus();
+    expect(status?.last).toMatchObject({ event: 'open', uncleanStart: true });
+    const durable = sink.durableSeq;
+    expect(status?.last?.throughSeq).toBe(durable);
+    await sink.close();
+    // Default slack (5 s): a quick restart is covered; no slack: the crash gap is listed.
+    const ok = await verifyCli(dir);
+    expect(ok.code, ok.stdout).toBe(0);
+    const strict = await verifyCli(dir, ['--time-slack', '0ms']);
+    expect(strict.code).toBe(1);
+    expect(strict.json.uncoveredPeriods.map((p) => p.reason)).toContain('crash');
   });
 });
