@@ -7,6 +7,7 @@ import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerCheckpoint } from './checkpoint.js';
 import { registerExport } from './export.js';
+import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
 import { registerProve } from './prove.js';
 import { exitOnBrokenPipe } from './record-output.js';
@@ -18,6 +19,7 @@ import { registerTorture } from './torture.js';
 import { registerVerify } from './verify.js';
 import { registerVerifyProof } from './verify-proof.js';
 import { packageVersion, registerVersion } from './version.js';
+import { registerWitness } from './witness.js';
 
 /** Exit codes shared by every command. */
 export const ExitCode = { OK: 0, CORRUPT: 1, USAGE: 2 } as const;
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerCheckpoint(program);
   registerProve(program);
   registerVerifyProof(program);
+  registerKeygen(program);
+  registerWitness(program);
   registerVersion(program);
   program.addHelpText(
     'after',
@@ -53,6 +57,7 @@ Examples:
   $ ironlog recover --input ./damaged --output ./recovered
   $ ironlog serve --dir ./audit --port 8080
   $ ironlog monitor --url http://127.0.0.1:8080
+  $ ironlog keygen --name example.com/audit --out ./audit-log
   $ ironlog <command> --help`,
   );
   return program;

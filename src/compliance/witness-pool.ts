@@ -44,8 +44,7 @@ interface WitnessState {
 
 const kDefaultClient: WitnessClient = {
   async addCheckpoint(url, request) {
-    const got = await requestCosignature(url, request);
-    return typeof got === 'string' ? [got] : got;
+    return (await requestCosignature(url, request)).lines;
   },
 };
 
