@@ -23,7 +23,9 @@ export interface SigningOptions {
   key: string | { file: string };
   /**
    * The checkpoint origin line (C2SP tlog-checkpoint: the log's unique name, usually a
-   * schema-less URL). Default: `ironlog/<nodeId>`.
+   * schema-less URL). Default: the signer key's name (`ironlog keygen --name <origin>`), which is
+   * what C2SP witnesses expect (they find a log's keys by its origin); `ironlog/<nodeId>` only
+   * if the key name were empty.
    */
   origin?: string;
   /**
@@ -105,8 +107,8 @@ export function resolveSigningOptions(input: unknown, nodeId: string): ResolvedS
   const o = input as SigningOptions;
   if (o.key === undefined) throw invalid('options.signing.key must be given (a signer key string or { file })');
   const keyText = readKey(o.key);
-  parseSignerKey(keyText); // throws the note module's typed error for a bad key
-  const origin = o.origin ?? `ironlog/${nodeId}`;
+  const signer = parseSignerKey(keyText); // throws the note module's typed error for a bad key
+  const origin = o.origin ?? (signer.name !== '' ? signer.name : `ironlog/${nodeId}`);
   if (typeof origin !== 'string' || origin.length === 0 || origin.length > 256 || /[\n\r]/.test(origin)) {
     throw invalid('options.signing.origin must be a non-empty string of at most 256 characters without newlines');
   }
