@@ -127,7 +127,7 @@ export async function proveRecord(dir: string, seq: number): Promise<RecordProof
   const note = readLatestCheckpointNote(dir);
   const size = checkpointSizeOf(note);
   const tlogDir = tlogDirOf(dir);
-  const tiles = TileLog.open(tlogDir);
+  const tiles = TileLog.open(tlogDir, { readOnly: true });
   try {
     const index = SeqIndex.open(tlogDir, Math.min(tiles.size, size), false);
     return await buildRecordProof(dir, tiles, index, seq, note, size);
@@ -174,7 +174,7 @@ export async function proveConsistency(dir: string, fromSize: number, toSize?: n
   if (note === undefined) {
     throw notCheckpointed(`the log signed no checkpoint of size ${to} (latest: ${latestSize})`);
   }
-  const tiles = TileLog.open(tlogDirOf(dir));
+  const tiles = TileLog.open(tlogDirOf(dir), { readOnly: true });
   try {
     if (tiles.size < to) throw notCheckpointed(`the tiles hold ${tiles.size} entries, fewer than ${to}`);
     const fromCheckpoint = fromSize === to ? note : findCheckpointOfSize(dir, fromSize);
