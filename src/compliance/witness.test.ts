@@ -9,6 +9,7 @@ import { formatCheckpoint } from './checkpoint.js';
 import { generateCosignerKey, verifyCosignature } from './cosignature.js';
 import { generateSignerKey, openNote, parseNote, parseSignerKey, parseVerifierKey, signNote } from './note.js';
 import {
+  cosignWithQuorum,
   formatAddCheckpointBody,
   kTlogSizeContentType,
   obtainCosignature,
@@ -345,5 +346,46 @@ describe('witness HTTP server and client', () => {
     await expect(
       requestCosignature('http://127.0.0.1:1', { oldSize: 0, consistencyProof: [], checkpointNote: log.checkpoint() }),
     ).rejects.toMatchObject({ code: 'ERR_IRONLOG_WITNESS_UNAVAILABLE' });
+  });
+
+  it('cosignWithQuorum reaches a quorum with one witness down, and fails below it', async () => {
+    const log = new TestLog('example.com/log').append(6);
+    const keys = [generateCosignerKey('w/a'), generateCosignerKey('w/b')];
+    const servers = await Promise.all(
+      keys.map((k, i) =>
+        startWitnessServer(
+          Witness.open({ stateDir: path.join(dir, `w${i}`), key: k.signerKey, logs: [log.keys.verifierKey] }),
+          { port: 0 },
+        ),
+      ),
+    );
+    try {
+      const down = { url: 'http://127.0.0.1:1', key: generateCosignerKey('w/c').verifierKey };
+      const endpoints = [
+        { url: servers[0]?.url as string, key: keys[0]?.verifierKey as string },
+        { url: servers[1]?.url as string, key: keys[1]?.verifierKey as string },
+        down,
+      ];
+      const r = await cosignWithQuorum(log.checkpoint(), endpoints, { quorum: 2, proveFrom: (f) => log.proof(f) });
+      expect(r.cosigned.map((c) => c.name)).toEqual(['w/a', 'w/b']);
+      expect(r.failed.map((f) => f.error.code)).toEqual(['ERR_IRONLOG_WITNESS_UNAVAILABLE']);
+      const verifiers = keys.map((k) => parseVerifierKey(k.verifierKey));
+      expect(openNote(r.cosignedNote, verifiers).verifiedBy).toEqual(verifiers);
+      // Next checkpoint: the log forgot the old sizes (oldSize 0): each witness corrects it once.
+      log.append(3);
+      const r2 = await cosignWithQuorum(log.checkpoint(), endpoints.slice(0, 2), {
+        quorum: 2,
+        proveFrom: (f) => log.proof(f),
+      });
+      expect(r2.cosigned).toHaveLength(2);
+      await expect(
+        cosignWithQuorum(log.checkpoint(), endpoints, { quorum: 3, proveFrom: (f) => log.proof(f) }),
+      ).rejects.toMatchObject({ code: 'ERR_IRONLOG_WITNESS_QUORUM', message: expect.stringMatching(/2 of 3/) });
+      await expect(
+        cosignWithQuorum(log.checkpoint(), endpoints, { quorum: 4, proveFrom: () => [] }),
+      ).rejects.toMatchObject({ code: 'ERR_IRONLOG_INVALID_ARGUMENT' });
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
   });
 });

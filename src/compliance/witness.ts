@@ -768,3 +768,80 @@ export async function obtainCosignature(
     throw err;
   }
 }
+
+/** One witness a log asks for cosignatures. */
+export interface WitnessEndpoint {
+  /** Submission prefix, e.g. `http://witness.example:8081`. */
+  readonly url: string;
+  /** The witness's cosigner verifier key (type 0x04). */
+  readonly key: string | NoteVerifier;
+  /** The size this witness last cosigned, as the log remembers it (0 when unknown). */
+  readonly oldSize?: number;
+}
+
+/** The outcome of {@link cosignWithQuorum}. */
+export interface QuorumResult {
+  /** The checkpoint note with every valid cosignature appended. */
+  readonly cosignedNote: string;
+  /** The witnesses that cosigned (the log should remember `size` as their new old size). */
+  readonly cosigned: readonly { url: string; name: string; timeSec: number; size: number }[];
+  /** The witnesses that did not, with the reason. */
+  readonly failed: readonly { url: string; error: IronlogError }[];
+}
+
+/**
+ * Asks every witness in parallel ({@link obtainCosignature}, so a stale old size is corrected
+ * once) and resolves when at least `quorum` returned a valid cosignature by their key; rejects
+ * with `ERR_IRONLOG_WITNESS_QUORUM` (listing each failure) otherwise.
+ */
+export async function cosignWithQuorum(
+  checkpointNote: string,
+  witnesses: readonly WitnessEndpoint[],
+  opts: { quorum: number; proveFrom: (fromSize: number) => readonly Uint8Array[]; timeoutMs?: number },
+): Promise<QuorumResult> {
+  if (!Number.isSafeInteger(opts.quorum) || opts.quorum < 0 || opts.quorum > witnesses.length) {
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `quorum must be an integer from 0 to the number of witnesses (${witnesses.length})`,
+    );
+  }
+  const size = parseCheckpoint(parseNote(checkpointNote).text).size;
+  const keys = witnesses.map((w) => (typeof w.key === 'string' ? parseVerifierKey(w.key) : w.key));
+  const settled = await Promise.allSettled(
+    witnesses.map((w, i) =>
+      obtainCosignature(w.url, {
+        checkpointNote,
+        oldSize: w.oldSize ?? 0,
+        proveFrom: opts.proveFrom,
+        witnessKey: keys[i] as NoteVerifier,
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      }),
+    ),
+  );
+  const cosigned: { url: string; name: string; timeSec: number; size: number }[] = [];
+  const failed: { url: string; error: IronlogError }[] = [];
+  const signatures: NoteSignature[] = [];
+  settled.forEach((s, i) => {
+    const w = witnesses[i] as WitnessEndpoint;
+    if (s.status === 'fulfilled') {
+      signatures.push(...s.value.signatures);
+      cosigned.push({ url: w.url, name: (keys[i] as NoteVerifier).name, timeSec: s.value.timeSec ?? 0, size });
+    } else {
+      const error =
+        s.reason instanceof IronlogError
+          ? s.reason
+          : new IronlogError(ErrorCodes.WITNESS_UNAVAILABLE, `witness ${w.url}: ${String(s.reason)}`, {
+              cause: s.reason,
+            });
+      failed.push({ url: w.url, error });
+    }
+  });
+  if (cosigned.length < opts.quorum) {
+    const why = failed.map((f) => `${f.url}: ${f.error.code}: ${f.error.message}`).join('; ');
+    throw new IronlogError(
+      ErrorCodes.WITNESS_QUORUM,
+      `${cosigned.length} of ${witnesses.length} witnesses cosigned, quorum is ${opts.quorum} (${why})`,
+    );
+  }
+  return { cosignedNote: appendSignatures(checkpointNote, signatures), cosigned, failed };
+}
