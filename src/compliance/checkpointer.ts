@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
 import { formatCheckpoint } from './checkpoint.js';
-import { readLogEntries } from './entries.js';
+import { listLogSegments, readLogEntries } from './entries.js';
 import { leafHash } from './merkle.js';
 import { type NoteSigner, parseNote, parseSignerKey, signNote } from './note.js';
 import { buildRecordProof, type RecordProof } from './prove.js';
@@ -239,6 +239,13 @@ export class Checkpointer {
     if (size === 0) return;
     const want = this.#tiles.subtreeHash(0, size - 1);
     const fromSeq = this.#index.seqOf(size - 1);
+    const segments = await listLogSegments(this.#cfg.dir);
+    const first = segments[0];
+    if (first !== undefined && first.firstSeq > fromSeq) {
+      // The segment was deleted after replication (local retention): nothing left to compare.
+      debug('tlog: entry %d (seq %d) is no longer in a local segment; tail check skipped', size - 1, fromSeq);
+      return;
+    }
     for await (const batch of readLogEntries(this.#cfg.dir, { fromSeq, startIndex: size - 1 })) {
       const e = batch[0];
       if (e === undefined) break;

@@ -56,8 +56,6 @@ export const ErrorCodes = {
   TLOG_STATE: 'ERR_IRONLOG_TLOG_STATE',
   /** The checkpointer worker failed: no more checkpoints are signed until the sink is reopened; emits go on. */
   CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
-  /** Fewer than `signing.witnessQuorum` witnesses cosigned a checkpoint; emits are not affected. */
-  WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
   // Signed notes, checkpoints, cosignatures, proof files and witnesses (issue 10, engineer "note").
   /** A signer or verifier key string is malformed, of an unsupported type, or its key id does not match. */
   KEY_INVALID: 'ERR_IRONLOG_KEY_INVALID',
