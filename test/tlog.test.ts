@@ -177,6 +177,27 @@ describe('signed WAL: round trip', () => {
     const vc = await runCli(['verify-proof', '--proof', t.join('c.json'), '--public-key', keys.verifierKey]);
     expect(vc.code, vc.stdout + vc.stderr).toBe(0);
 
+    // The text form of a consistency proof, checked against an older checkpoint the auditor holds.
+    const oldNote = fs.readFileSync(path.join(dir, 'tlog', 'checkpoints', '00000000000000000002.note'), 'utf8');
+    fs.writeFileSync(t.join('old.note'), oldNote);
+    const oldSize = parseCheckpoint(parseNote(oldNote).text).size;
+    const consText = await runCli(['prove', '--dir', dir, '--consistency', '--from-size', String(oldSize)]);
+    expect(consText.code, consText.stderr).toBe(0);
+    expect(consText.stdout.startsWith(`old ${oldSize}\n`)).toBe(true);
+    fs.writeFileSync(t.join('c.txt'), consText.stdout);
+    const vct = await runCli([
+      'verify-proof',
+      '--proof',
+      t.join('c.txt'),
+      '--public-key',
+      keys.verifierKey,
+      '--old-checkpoint',
+      t.join('old.note'),
+    ]);
+    expect(vct.code, vct.stdout + vct.stderr).toBe(0);
+    const noOld = await runCli(['verify-proof', '--proof', t.join('c.txt'), '--public-key', keys.verifierKey]);
+    expect(noOld.code).toBe(2);
+
     // Another log key: the proof is invalid (1); a malformed key is a usage error (2).
     const wrong = await runCli(['verify-proof', '--proof', t.join('p1.txt'), '--public-key', otherKeys.verifierKey]);
     expect(wrong.code).toBe(1);
