@@ -278,6 +278,30 @@ describe('TileLog proofs equal merkle.ts on the same leaves', () => {
     expect(() => log.append([kLeaves[0] as Buffer])).toThrow(expect.objectContaining({ code: 'ERR_IRONLOG_CLOSED' }));
   });
 
+  it('a reader holding an older tiles-state reads a superseded partial tile from the full tile', () => {
+    const dir = tmpDir();
+    const log = build(dir, [250]);
+    const oldState = fs.readFileSync(path.join(dir, kTilesStateFile));
+    log.append(kLeaves.slice(250, 530));
+    log.commit();
+    expect(fs.existsSync(path.join(dir, 'tile', '0', '000.p'))).toBe(false);
+    // What a reader sees when it read tiles-state just before that commit replaced it.
+    fs.writeFileSync(path.join(dir, kTilesStateFile), oldState);
+    const reader = TileLog.open(dir, { readOnly: true });
+    expectMatchesMemory(reader, 250, [1, 100]);
+    reader.close();
+    log.close();
+  });
+
+  it('open creates a missing directory, parents included', () => {
+    const dir = path.join(tmpDir(), 'wal', 'tlog');
+    const log = TileLog.open(dir);
+    log.append(kLeaves.slice(0, 3));
+    log.commit();
+    log.close();
+    expect(TileLog.open(dir, { readOnly: true }).root()).toEqual(rootAt(3, kTruth));
+  });
+
   it('a read-only open of a missing directory creates nothing and is an empty log', () => {
     const dir = path.join(tmpDir(), 'nope');
     const log = TileLog.open(dir, { readOnly: true });
@@ -417,7 +441,82 @@ function crashEveryStep(from: number, to: number): { points: number; sawOld: num
   return { points, sawOld, sawNew };
 }
 
+/** Records every file-system call of interest, with paths (fds resolved to the path they were opened with). */
+class RecordingFs extends CrashFs {
+  readonly log: { op: string; path: string; to?: string }[] = [];
+  readonly #fdPath = new Map<number, string>();
+  override openSync(p: string, flags: string, mode?: number): number {
+    const fd = super.openSync(p, flags, mode);
+    this.#fdPath.set(fd, p);
+    this.log.push({ op: `open-${flags}`, path: p });
+    return fd;
+  }
+  override fsyncSync(fd: number): void {
+    super.fsyncSync(fd);
+    this.log.push({ op: 'fsync', path: this.#fdPath.get(fd) ?? '?' });
+  }
+  override renameSync(a: string, b: string): void {
+    super.renameSync(a, b);
+    this.log.push({ op: 'rename', path: a, to: b });
+  }
+  override mkdirSync(p: string, options?: { recursive?: boolean }): void {
+    super.mkdirSync(p, options);
+    this.log.push({ op: 'mkdir', path: p });
+  }
+  override unlinkSync(p: string): void {
+    super.unlinkSync(p);
+    this.log.push({ op: 'unlink', path: p });
+  }
+}
+
 describe('TileLog crash safety', () => {
+  it('orders a commit for power loss: file fsync before rename, directory fsyncs before tiles-state, deletions last', () => {
+    const dir = tmpDir();
+    build(dir, [250]).close();
+    const rec = new RecordingFs();
+    const log = TileLog.open(dir, { fs: rec });
+    rec.log.length = 0;
+    log.append(kLeaves.slice(250, kMaxLeaves));
+    log.commit();
+    log.close();
+    const ops = rec.log;
+    const stateAt = ops.findIndex((o) => o.op === 'rename' && o.to === path.join(dir, kTilesStateFile));
+    expect(stateAt).toBeGreaterThan(0);
+    let tileRenames = 0;
+    ops.forEach((o, i) => {
+      if (o.op === 'rename') {
+        // the temp file was fsynced after it was opened for writing, before this rename
+        const opened = ops.findLastIndex((x, j) => j < i && x.op === 'open-w' && x.path === o.path);
+        const synced = ops.findIndex((x, j) => j > opened && j < i && x.op === 'fsync' && x.path === o.path);
+        expect(opened).toBeGreaterThanOrEqual(0);
+        expect(synced).toBeGreaterThan(opened);
+        const target = o.to as string;
+        if (i < stateAt) {
+          tileRenames++;
+          expect(target.startsWith(path.join(dir, 'tile') + path.sep)).toBe(true);
+          // its directory is fsynced after the rename and before tiles-state is replaced
+          const dirSync = ops.findIndex(
+            (x, j) => j > i && j < stateAt && x.op === 'fsync' && x.path === path.dirname(target),
+          );
+          expect(dirSync).toBeGreaterThan(i);
+        }
+      }
+      if (o.op === 'mkdir') {
+        expect(i).toBeLessThan(stateAt);
+        const parentSync = ops.findIndex(
+          (x, j) => j > i && j < stateAt && x.op === 'fsync' && x.path === path.dirname(o.path),
+        );
+        expect(parentSync).toBeGreaterThan(i);
+      }
+      if (o.op === 'unlink') expect(i).toBeGreaterThan(stateAt);
+    });
+    // full level-0 tiles 0..255, tile/1/000, tile/0/256.p/1 and tile/2/000.p/1
+    expect(tileRenames).toBe(256 + 1 + 1 + 1);
+    // tiles-state itself: the directory is fsynced after its rename
+    expect(ops.findIndex((x, j) => j > stateAt && x.op === 'fsync' && x.path === dir)).toBeGreaterThan(stateAt);
+    expect(ops.some((o) => o.op === 'unlink' && o.path.endsWith(path.join('000.p', '250')))).toBe(true);
+  });
+
   it('a crash at any step of a commit (250 -> 530: two tiles fill, a level appears) leaves the old or the new size, consistent', () => {
     const r = crashEveryStep(250, 530);
     expect(r.sawOld).toBeGreaterThan(0);

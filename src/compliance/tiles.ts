@@ -295,8 +295,8 @@ export class TileLog implements SubtreeHashSource {
     const dir = path.resolve(tlogDir);
     const wfs = options.fs ?? kNodeTileFs;
     if (!readOnly) TileLog.#prepareDirs(dir, wfs);
-    // A reader beside a live writer can see tiles-state and then find a partial tile it names
-    // already superseded and deleted: read the state again.
+    // A reader beside a live writer may read tiles-state just before a commit replaces it, and
+    // then meet tiles of the new size: read the state again.
     for (let attempt = 1; ; attempt++) {
       const log = new TileLog(dir, options, TileLog.#readState(dir, wfs));
       try {
@@ -319,7 +319,13 @@ export class TileLog implements SubtreeHashSource {
         wfs.mkdirSync(dir);
         created = true;
       } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
+        const code = errnoCode(err);
+        if (code === 'ENOENT') {
+          wfs.mkdirSync(dir, { recursive: true });
+          created = true;
+        } else if (code !== 'EEXIST') {
+          throw err;
+        }
       }
       if (created) fsyncDir(parent, wfs);
       const tmp = path.join(dir, kTmpDir);
@@ -391,6 +397,13 @@ export class TileLog implements SubtreeHashSource {
   #readTileFile(level: number, index: number, width: number): Buffer {
     const rel = tilePath(level, index, width === kTileWidth ? undefined : width);
     const bytes = TileLog.#readFile(this.#fs, this.#abs(rel));
+    if (bytes === undefined && width < kTileWidth) {
+      // The writer deletes a partial tile once the full tile exists (a reader that read an
+      // older tiles-state gets here); the full tile starts with the same hashes, as the spec
+      // lets clients assume.
+      const full = TileLog.#readFile(this.#fs, this.#abs(tilePath(level, index)));
+      if (full !== undefined && full.length === kFullTileBytes) return full.subarray(0, width * kHashBytes);
+    }
     if (bytes === undefined) throw corrupt(`hash tile ${rel} is missing under ${this.#dir}`);
     if (bytes.length !== width * kHashBytes) {
       throw corrupt(`hash tile ${rel} under ${this.#dir} is ${bytes.length} bytes, expected ${width * kHashBytes}`);
