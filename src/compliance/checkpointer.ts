@@ -108,6 +108,8 @@ export class Checkpointer {
   /** Last seq in the tiles (0 before the first entry). */
   #tiledThroughSeq: number;
   #closed = false;
+  /** An interval checkpoint queued but not started yet. */
+  #waitingTick: Promise<CheckpointInfo> | undefined;
 
   private constructor(cfg: CheckpointerConfig, tiles: TileLog, index: SeqIndex) {
     this.#cfg = cfg;
@@ -158,11 +160,17 @@ export class Checkpointer {
     timeMs: number,
     segment?: { firstSeq: number; lastSeq: number },
   ): Promise<CheckpointInfo> {
-    return this.#queue.run(async () => {
+    // Interval ticks that pile up behind a slow checkpoint (a long catch-up, a slow witness)
+    // collapse into the one already waiting: signing them back to back would attest nothing more.
+    if (event === 'interval' && this.#waitingTick !== undefined) return this.#waitingTick;
+    const p = this.#queue.run(async () => {
+      if (event === 'interval') this.#waitingTick = undefined;
       this.#assertOpen();
       await this.#catchUp();
       return this.#sign(event, timeMs, segment);
     });
+    if (event === 'interval') this.#waitingTick = p;
+    return p;
   }
 
   /**
