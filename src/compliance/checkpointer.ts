@@ -32,7 +32,7 @@ import {
   tlogDirOf,
   writeFilesDurably,
 } from './tlog-store.js';
-import { type WitnessClient, WitnessPool, type WitnessStatus } from './witness-pool.js';
+import { WitnessPool, type WitnessStatus } from './witness-pool.js';
 
 const debug = debuglog('ironlog');
 
@@ -50,8 +50,6 @@ export interface CheckpointerConfig {
   readonly witnessTimeoutMs: number;
   /** The last durable seq (the worker reads it from the ring's shared memory). */
   readonly durableSeq: () => number;
-  /** Witness transport (tests may replace it); default: C2SP tlog-witness over HTTP. */
-  readonly witnessClient?: WitnessClient;
   /** Told of every checkpoint signed and stored (after its cosignatures were collected). */
   readonly onCheckpoint?: (checkpoint: CheckpointInfo, status: CheckpointerStatus) => void;
   /** Told of every witness failure (one witness, or a missed quorum). */
@@ -121,7 +119,7 @@ export class Checkpointer {
     this.#counter = 0;
     this.#prevHash = Buffer.alloc(32);
     this.#uncleanStart = false;
-    this.#witnesses = new WitnessPool(cfg.witnesses, cfg.witnessQuorum, cfg.witnessTimeoutMs, cfg.witnessClient);
+    this.#witnesses = new WitnessPool(cfg.witnesses, cfg.witnessQuorum, cfg.witnessTimeoutMs);
     if (cfg.onWitnessError) this.#witnesses.onError = cfg.onWitnessError;
   }
 
