@@ -478,3 +478,44 @@ setInterval(() => sink.emit({ more: true }), 5);
     expect(strict.json.uncoveredPeriods.map((p) => p.reason)).toContain('crash');
   });
 });
+
+describe('signed WAL: gap entries', () => {
+  it('a recovered WAL with lost seqs: the GAP is one entry, later seqs map past it, a lost seq proves its GAP', async () => {
+    const t = tempDir();
+    const damaged = t.join('damaged');
+    const sink = await openSink({ dir: damaged });
+    for (let i = 0; i < 200; i += 10) {
+      await sink.emitBatch(Array.from({ length: 10 }, (_, k) => ({ mark: `M-${i + k}-E`, pad: 'g'.repeat(50) })));
+    }
+    await sink.close();
+    // Damage records 100 and 101 (seqs 101, 102): recovery writes one RECOVERY_LOSS gap for both.
+    for (const i of [100, 101]) {
+      const file = path.join(damaged, segments(damaged)[0] as string);
+      const buf = fs.readFileSync(file);
+      const at = buf.indexOf(Buffer.from(`M-${i}-E`));
+      buf[at + 2] = (buf[at + 2] as number) ^ 0x01;
+      fs.writeFileSync(file, buf);
+    }
+    const { recoverWal } = await import('../dist/main/index.js');
+    const dir = t.join('recovered');
+    const report = await recoverWal(damaged, dir);
+    expect(report.lost).toEqual([{ fromSeq: 101, toSeq: 102 }]);
+    const signed = await openSink({ dir, signing: { key: keys.signerKey } });
+    await signed.emit({ after: true }); // seq 201, entry 199
+    const p = await signed.prove(201);
+    expect(p).toMatchObject({ seq: 201, index: 199, treeSize: 200 });
+    await signed.close();
+
+    const lost = await runCli(['prove', '--dir', dir, '--seq', '102']);
+    expect(lost.code, lost.stderr).toBe(0);
+    fs.writeFileSync(t.join('gap.proof'), lost.stdout);
+    const v = await runCli(['verify-proof', '--proof', t.join('gap.proof'), '--public-key', keys.verifierKey]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain('valid: gap 101-102 is entry 100 of');
+    const after = await runCli(['prove', '--dir', dir, '--seq', '150', '--json']);
+    expect(JSON.parse(after.stdout)).toMatchObject({ seq: 150, index: 148 });
+    const r = await verifyCli(dir);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.entries).toBe(200);
+  });
+});
