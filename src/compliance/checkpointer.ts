@@ -82,8 +82,16 @@ export interface CheckpointerStatus {
 /** Serialises async operations: each starts after the previous one settled. */
 class Queue {
   #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+  /** True while an operation runs or waits. */
+  get busy(): boolean {
+    return this.#pending > 0;
+  }
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.#tail.then(fn, fn);
+    this.#pending++;
+    const p = this.#tail.then(fn, fn).finally(() => {
+      this.#pending--;
+    });
     this.#tail = p.catch(() => undefined);
     return p;
   }
@@ -169,6 +177,18 @@ export class Checkpointer {
     });
     if (event === 'interval') this.#waitingTick = p;
     return p;
+  }
+
+  /**
+   * Appends what became durable to the tiles without signing, so the hashing is spread over
+   * time instead of piling up until the next checkpoint (which keeps `close` and seal checkpoints
+   * quick). Skipped while another operation is queued or running: that one catches up anyway.
+   */
+  advance(): Promise<void> {
+    if (this.#queue.busy || this.#closed) return Promise.resolve();
+    return this.#queue.run(async () => {
+      if (!this.#closed) await this.#catchUp();
+    });
   }
 
   /**

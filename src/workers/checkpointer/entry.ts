@@ -9,6 +9,8 @@ import { CommitState } from '../../groupcommit/commit-state.js';
 import type { CheckpointerInit, CheckpointerToMain, MainToCheckpointer } from '../messages.js';
 
 const init = workerData as CheckpointerInit;
+/** How often newly durable entries are hashed into the tiles between checkpoints. */
+const kFollowMs = 1000;
 
 function post(msg: CheckpointerToMain): void {
   parentPort?.postMessage(msg);
@@ -47,6 +49,12 @@ async function main(): Promise<void> {
     return;
   }
   post({ type: 'ready', status: cp.status() });
+  // Hash newly durable entries about once a second between checkpoints (unref'd: the port keeps
+  // the worker alive, and closing it ends the worker).
+  const follow = setInterval(() => {
+    cp.advance().catch((err: unknown) => post({ type: 'error', error: toIronlog(err).toWire() }));
+  }, kFollowMs);
+  follow.unref();
   parentPort?.on('message', (msg: MainToCheckpointer) => {
     switch (msg.type) {
       case 'checkpoint':
@@ -61,6 +69,7 @@ async function main(): Promise<void> {
         );
         return;
       case 'close':
+        clearInterval(follow);
         cp.close(msg.timeMs)
           .catch((err: unknown) => post({ type: 'error', error: toIronlog(err).toWire() }))
           .finally(() => {
