@@ -19,7 +19,7 @@ import {
 } from '../dist/compliance/note.js';
 import { parseTimeNote } from '../dist/compliance/time-note.js';
 import { openSink, type RecordProof, verifyWal } from '../dist/main/index.js';
-import { readU64 } from '../dist/wal/record.js';
+import { readU64 } from '../dist/wal/bytes.js';
 import { WalWriter } from '../dist/wal/writer.js';
 import { killChildren, runCli } from './helpers/cli.js';
 import { TempDir, until } from './helpers/tmp.js';

@@ -34,9 +34,12 @@ function writeNewFile(file: string, text: string, mode: number): void {
     fs.fchmodSync(fd, mode);
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw new IronlogError(ErrorCodes.IO, `cannot write ${file}: ${(err as Error).message}`, { cause: err });
   }
+  fs.closeSync(fd);
 }
 
 /** Writes `PREFIX.key` (mode 0600) and `PREFIX.pub` (0644), refusing to overwrite either. */
@@ -55,7 +58,13 @@ export function writeKeyFiles(prefix: string, pair: NoteKeyPair): { keyFile: str
     fs.rmSync(keyFile, { force: true });
     throw err;
   }
-  fsyncDir(path.dirname(path.resolve(keyFile)));
+  try {
+    fsyncDir(path.dirname(path.resolve(keyFile)));
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `cannot fsync the directory of ${keyFile}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   return { keyFile, pubFile };
 }
 

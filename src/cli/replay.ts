@@ -1,7 +1,9 @@
 import * as fsp from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { listWalDir, readWal, type WalRecord } from '../wal/reader.js';
+import { readWal, type WalRecord } from '../wal/reader.js';
+import { listWalDir } from '../wal/wal-dir.js';
+import { WalTailer } from '../wal/wal-tailer.js';
 import {
   dateArg,
   dateOrSourceArg,
@@ -14,7 +16,6 @@ import {
 } from './args.js';
 import { compileFilter, type RecordFilter } from './filter.js';
 import { beforeBrokenPipeExit, ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
-import { WalTailer } from './wal-tail.js';
 
 interface ReplayOptions {
   dir?: string;

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
+import { parseSignerKey, parseVerifierKey } from '../compliance/note.js';
 import { startWitnessServer, Witness } from '../compliance/witness.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { acquireDirLock } from '../main/dir-lock.js';
@@ -70,7 +71,9 @@ Example:
   $ ironlog witness serve --state-dir ./w1-state --key ./w1.key --log "$(cat ./audit-log.pub)" --port 8081`,
     )
     .action(async (opts: WitnessServeOptions) => {
-      const key = readKeyFile(opts.key, 'witness key file');
+      // Keys first: a bad key fails before anything is created or locked.
+      const key = parseSignerKey(readKeyFile(opts.key, 'witness key file'));
+      const logs = opts.log.map((v) => parseVerifierKey(logKey(v)));
       try {
         const mode = fs.statSync(opts.key).mode & 0o077;
         if (mode !== 0 && process.platform !== 'win32') {
@@ -79,11 +82,17 @@ Example:
       } catch {
         // Read above already succeeded; a stat failure here only skips the warning.
       }
-      fs.mkdirSync(opts.stateDir, { recursive: true });
+      try {
+        fs.mkdirSync(opts.stateDir, { recursive: true });
+      } catch (err) {
+        throw new IronlogError(ErrorCodes.IO, `cannot create --state-dir ${opts.stateDir}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
       const lock = acquireDirLock(opts.stateDir);
       const stop = listenForStop();
       try {
-        const w = Witness.open({ stateDir: opts.stateDir, key, logs: opts.log.map(logKey) });
+        const w = Witness.open({ stateDir: opts.stateDir, key, logs });
         const server = await startWitnessServer(w, {
           host: opts.host,
           port: opts.port,

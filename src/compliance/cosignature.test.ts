@@ -1,7 +1,13 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatCheckpoint } from './checkpoint.js';
-import { cosignCheckpoint, generateCosignerKey, kCosignatureBytes, verifyCosignature } from './cosignature.js';
+import {
+  cosignCheckpoint,
+  generateCosignerKey,
+  kCosignatureBytes,
+  verifyCosignature,
+  verifyCosignedCheckpoint,
+} from './cosignature.js';
 import {
   appendSignatures,
   computeKeyId,
@@ -103,6 +109,51 @@ describe('tlog-cosignature/v1 (Ed25519, key type 0x04)', () => {
       expect.objectContaining({ code: 'ERR_IRONLOG_INVALID_ARGUMENT' }),
     );
     expect(() => cosignCheckpoint(body, 1.5, signer)).toThrow(
+      expect.objectContaining({ code: 'ERR_IRONLOG_INVALID_ARGUMENT' }),
+    );
+  });
+});
+
+describe('verifyCosignedCheckpoint (offline: log signature and k of n witnesses)', () => {
+  const log = generateSignerKey('example.com/log');
+  const logV = parseVerifierKey(log.verifierKey);
+  const ws = ['w/1', 'w/2', 'w/3'].map((n) => generateCosignerKey(n));
+  const wv = ws.map((w) => parseVerifierKey(w.verifierKey));
+  const note = signNote(body, [parseSignerKey(log.signerKey)]);
+  const cosigned = appendSignatures(note, [
+    cosignCheckpoint(body, 100, parseSignerKey(ws[0]?.signerKey as string)),
+    cosignCheckpoint(body, 200, parseSignerKey(ws[1]?.signerKey as string)),
+    // An unknown witness: ignored.
+    cosignCheckpoint(body, 300, parseSignerKey(generateCosignerKey('w/stranger').signerKey)),
+  ]);
+
+  it('counts distinct trusted witnesses and checks the quorum', () => {
+    const r = verifyCosignedCheckpoint(cosigned, [logV], wv, 2);
+    expect(r.checkpoint.size).toBe(5);
+    expect(r.logKeys).toEqual([logV]);
+    expect(r.witnesses.map((w) => [w.name, w.timeSec])).toEqual([
+      ['w/1', 100],
+      ['w/2', 200],
+    ]);
+    expect(() => verifyCosignedCheckpoint(cosigned, [logV], wv, 3)).toThrow(
+      expect.objectContaining({ code: 'ERR_IRONLOG_WITNESS_QUORUM' }),
+    );
+    expect(verifyCosignedCheckpoint(note, [logV]).witnesses).toEqual([]);
+  });
+
+  it('rejects a forged cosignature of a trusted witness, and a note without the log signature', () => {
+    const sig = cosignCheckpoint(body, 100, parseSignerKey(ws[2]?.signerKey as string));
+    const forged = Buffer.from(sig.signature);
+    forged[20] = (forged[20] ?? 0) ^ 0x80;
+    const bad = appendSignatures(cosigned, [{ ...sig, signature: forged }]);
+    expect(() => verifyCosignedCheckpoint(bad, [logV], wv, 2)).toThrow(
+      expect.objectContaining({ code: 'ERR_IRONLOG_SIGNATURE_INVALID' }),
+    );
+    const otherLog = parseVerifierKey(generateSignerKey('example.com/log').verifierKey);
+    expect(() => verifyCosignedCheckpoint(cosigned, [otherLog], wv, 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_IRONLOG_SIGNATURE_INVALID' }),
+    );
+    expect(() => verifyCosignedCheckpoint(cosigned, [logV], wv, 4)).toThrow(
       expect.objectContaining({ code: 'ERR_IRONLOG_INVALID_ARGUMENT' }),
     );
   });

@@ -11,7 +11,7 @@
  * this root". A witness must not use one key for two cosigners (the message omits its name).
  */
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { parseCheckpoint } from './checkpoint.js';
+import { type Checkpoint, parseCheckpoint } from './checkpoint.js';
 import {
   Ed25519NoteSigner,
   Ed25519NoteVerifier,
@@ -21,6 +21,7 @@ import {
   type NoteSignature,
   type NoteSigner,
   type NoteVerifier,
+  openNote,
 } from './note.js';
 
 /** Bytes of an Ed25519 cosignature/v1 signature: u64 timestamp + 64-byte Ed25519 signature. */
@@ -85,4 +86,57 @@ export function verifyCosignature(
     throw new IronlogError(ErrorCodes.SIGNATURE_INVALID, `invalid cosignature by ${verifier.name}`);
   }
   return { timeSec: Number(time) };
+}
+
+/** The result of {@link verifyCosignedCheckpoint}. */
+export interface VerifiedCheckpoint {
+  readonly checkpoint: Checkpoint;
+  /** The checkpoint body (the note text). */
+  readonly body: string;
+  /** The log keys whose signature verified. */
+  readonly logKeys: readonly NoteVerifier[];
+  /** Each trusted witness that validly cosigned, once, with its (latest) cosignature time. */
+  readonly witnesses: readonly { readonly name: string; readonly keyId: Buffer; readonly timeSec: number }[];
+}
+
+/**
+ * Verifies a checkpoint note offline: signed by one of `logKeys` (`ERR_IRONLOG_SIGNATURE_INVALID`
+ * otherwise), a well-formed checkpoint body, and cosigned by at least `quorum` distinct keys of
+ * `witnessKeys` (`ERR_IRONLOG_WITNESS_QUORUM` otherwise). A cosignature line of a trusted witness
+ * that does not verify rejects the note (`ERR_IRONLOG_SIGNATURE_INVALID`), as the signed-note spec
+ * advises; lines of unknown keys are ignored.
+ */
+export function verifyCosignedCheckpoint(
+  note: string,
+  logKeys: readonly NoteVerifier[],
+  witnessKeys: readonly NoteVerifier[] = [],
+  quorum = 0,
+): VerifiedCheckpoint {
+  if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > witnessKeys.length) {
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `quorum must be an integer from 0 to the number of witness keys (${witnessKeys.length})`,
+    );
+  }
+  const opened = openNote(note, logKeys);
+  const checkpoint = parseCheckpoint(opened.text);
+  const witnesses: { name: string; keyId: Buffer; timeSec: number }[] = [];
+  for (const w of witnessKeys) {
+    let latest: number | undefined;
+    for (const sig of opened.signatures) {
+      if (sig.name !== w.name || !sig.keyId.equals(w.keyId)) continue;
+      const { timeSec } = verifyCosignature(opened.text, sig, w);
+      latest = latest === undefined ? timeSec : Math.max(latest, timeSec);
+    }
+    if (latest !== undefined && !witnesses.some((x) => x.name === w.name && x.keyId.equals(w.keyId))) {
+      witnesses.push({ name: w.name, keyId: Buffer.from(w.keyId), timeSec: latest });
+    }
+  }
+  if (witnesses.length < quorum) {
+    throw new IronlogError(
+      ErrorCodes.WITNESS_QUORUM,
+      `checkpoint of ${checkpoint.origin} at size ${checkpoint.size} has ${witnesses.length} valid cosignatures by trusted witnesses, ${quorum} required`,
+    );
+  }
+  return { checkpoint, body: opened.text, logKeys: opened.verifiedBy, witnesses };
 }

@@ -13,8 +13,8 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from '../wal/batch.js';
-import { walCorrupt } from '../wal/reader.js';
-import { FrameType, MAX_FRAME_BYTES, readU32, readU64 } from '../wal/record.js';
+import { readU32, readU64 } from '../wal/bytes.js';
+import { FrameType, MAX_FRAME_BYTES } from '../wal/frame-layout.js';
 import {
   decodeSeal,
   decodeSegmentHeader,
@@ -22,6 +22,7 @@ import {
   SEGMENT_HEADER_BYTES,
   type SegmentFile,
 } from '../wal/segment.js';
+import { walCorrupt } from '../wal/wal-corrupt.js';
 
 /** One log entry. */
 export interface LogEntry {

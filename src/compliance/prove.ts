@@ -13,7 +13,9 @@
  * {@link verifyProofText} checks either form against the log's verifier key.
  */
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { align8, checkFrame, FrameCheck, FrameType, readU64 } from '../wal/record.js';
+import { align8, readU64 } from '../wal/bytes.js';
+import { FrameType } from '../wal/frame-layout.js';
+import { checkFrame, FrameCheck } from '../wal/record.js';
 import { parseCheckpoint } from './checkpoint.js';
 import { readLogEntries } from './entries.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { readU64, writeU64 } from '../wal/record.js';
+import { readU64, writeU64 } from '../wal/bytes.js';
 import { kSeqIndexName } from './tlog-store.js';
 
 /** Bytes of one row. */

@@ -388,4 +388,30 @@ describe('witness HTTP server and client', () => {
       await Promise.all(servers.map((s) => s.close()));
     }
   });
+
+  it('concurrent requests from the same old size: exactly one is cosigned, the others get 409 with its size', async () => {
+    const log = new TestLog('example.com/log').append(3);
+    server = await startWitnessServer(openWitness(log), { port: 0 });
+    const url = server.url;
+    await requestCosignature(url, { oldSize: 0, consistencyProof: [], checkpointNote: log.checkpoint() });
+    log.append(10);
+    const sizes = [5, 7, 9, 11, 13];
+    const settled = await Promise.allSettled(
+      sizes.map((size) =>
+        requestCosignature(url, {
+          oldSize: 3,
+          consistencyProof: log.proof(3, size),
+          checkpointNote: log.checkpoint(size),
+        }),
+      ),
+    );
+    const ok = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [sizes[i]] : []));
+    expect(ok).toHaveLength(1);
+    const winner = ok[0] as number;
+    for (const r of settled) {
+      if (r.status === 'rejected') {
+        expect(r.reason).toMatchObject({ code: 'ERR_IRONLOG_WITNESS_CONFLICT', witnessSize: winner });
+      }
+    }
+  });
 });

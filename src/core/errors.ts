@@ -71,7 +71,7 @@ export const ErrorCodes = {
   WITNESS_REJECTED: 'ERR_IRONLOG_WITNESS_REJECTED',
   /** A witness could not be reached, timed out, failed (5xx) or answered something that is not a valid cosignature. */
   WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
-  /** Fewer witnesses than the quorum returned a valid cosignature. */
+  /** Fewer witnesses than the quorum cosigned a checkpoint (when asking them, or when verifying it). */
   WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
 } as const;
 

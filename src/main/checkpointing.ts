@@ -10,7 +10,8 @@ import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpoin
 import type { RecordProof } from '../compliance/prove.js';
 import { type ResolvedSigningOptions, signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
-import type { CheckpointerInit, CheckpointerToMain, MainToCheckpointer, SealedSegment } from '../workers/messages.js';
+import type { SealedSegment } from '../wal/sealed-segment.js';
+import type { CheckpointerInit, CheckpointerToMain, MainToCheckpointer } from '../workers/messages.js';
 
 /** Events of the checkpointer (re-emitted on `sink.events`). */
 export interface CheckpointerEvents {

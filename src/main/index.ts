@@ -74,7 +74,7 @@ export {
 export type { WalFs } from '../wal/fs.js';
 export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';
-export type { SealedSegment } from '../workers/messages.js';
+export type { SealedSegment } from '../wal/sealed-segment.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

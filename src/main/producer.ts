@@ -3,12 +3,12 @@
  * copy, publish, and hand the ack to this thread's {@link AckWaiter}. One per thread: the main
  * thread's lives in the {@link Sink}; a worker thread gets its own with {@link connectProducer}.
  */
-import { Packr } from 'msgpackr';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { type Ack, AckWaiter, stateError } from '../groupcommit/ack-waiter.js';
 import { CommitState, RingState, sharedErrorCode } from '../groupcommit/commit-state.js';
 import { FrameKind, FrameOffset, frameBytesFor } from '../ringbuffer/layout.js';
 import { RingProducer } from '../ringbuffer/ring.js';
+import { EventEncoder } from '../wal/event-codec.js';
 import type { OnFull } from './options.js';
 
 export type { Ack };
@@ -54,7 +54,8 @@ export class Producer {
   readonly #ring: RingProducer;
   readonly #acks: AckWaiter;
   readonly #state: CommitState;
-  readonly #packr: Packr;
+  /** msgpack with ironlog's event rules: Errors as `{ name, message, stack, code, cause }` (docs/api/sink.md). */
+  readonly #encoder = new EventEncoder();
   readonly #maxEventBytes: number;
   readonly #onFull: OnFull;
   readonly #nowUs: () => number;
@@ -74,13 +75,6 @@ export class Producer {
     this.#maxClaimBytes = this.#ring.maxClaimBytes;
     const clock = options.clock;
     this.#nowUs = clock ? () => clock() * 1000 : defaultClockUs;
-    this.#packr = new Packr({
-      useRecords: false,
-      // msgpackr silently encodes a function as `undefined`; an audit log must not drop data quietly.
-      writeFunction: () => {
-        throw new TypeError('functions cannot be encoded');
-      },
-    });
   }
 
   /** Acks outstanding in this thread. */
@@ -205,7 +199,7 @@ export class Producer {
     }
     let payload: Buffer;
     try {
-      payload = this.#packr.pack(event);
+      payload = this.#encoder.encode(event);
     } catch (err) {
       const why =
         err instanceof RangeError && /call stack/.test(err.message)

@@ -17,8 +17,9 @@ import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '.
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
+import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
-import type { SealedSegment, WriterInit, WriterToMain } from '../workers/messages.js';
+import type { WriterInit, WriterToMain } from '../workers/messages.js';
 import { CheckpointerHandle } from './checkpointing.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
@@ -420,6 +421,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   if (metricsModule && typeof resolved.metrics !== 'boolean') metricsModule.assertRegistryFree(resolved.metrics);
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
+  const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
   const init: WriterInit = {
     dir,
@@ -501,16 +503,24 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       throw err;
     }
   }
-  if (replicationModule && resolved.replication) {
+  if (replicationModule && replicatorPoolModule && resolved.replication) {
+    const runner = replicatorPoolModule.createReplicatorPool(resolved.replication.threads);
     try {
       // Synchronous up to attachReplication: no writer message ('sealed') can slip past unheard.
       sink.attachReplication(
-        replicationModule.ReplicationManager.create({ dir, nodeId: resolved.nodeId, options: resolved.replication }),
+        replicationModule.ReplicationManager.create({
+          dir,
+          nodeId: resolved.nodeId,
+          options: resolved.replication,
+          runner,
+        }),
       );
       // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
       await sink.replicationStart();
     } catch (err) {
       await sink.close().catch(() => undefined);
+      // A manifest that failed to load leaves the pool unattached: close it here (idempotent).
+      await runner.close?.().catch(() => undefined);
       throw err;
     }
   }

@@ -6,8 +6,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { listWalDir, readSealFromEnd, scanSegmentImage } from '../wal/reader.js';
+import { readSealFromEnd } from '../wal/reader.js';
 import type { SegmentFile, TimeIndexEntry } from '../wal/segment.js';
+import { scanSegmentImage } from '../wal/segment-scan.js';
+import { listWalDir } from '../wal/wal-dir.js';
 
 /** One segment of a {@link WalSummary}. */
 export interface SegmentInfo {

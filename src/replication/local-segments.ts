@@ -1,8 +1,8 @@
 /** Finds the sealed segments of a WAL directory (the replicator's catch-up on open). */
 import * as fsp from 'node:fs/promises';
 import { readSealFromEnd } from '../wal/reader.js';
+import type { SealedSegment } from '../wal/sealed-segment.js';
 import { listSegmentFiles } from '../wal/segment.js';
-import type { SealedSegment } from '../workers/messages.js';
 
 /** Reads the seal of one segment file from its end; undefined when it is not (validly) sealed. */
 export async function readSealedSegment(file: string): Promise<(SealedSegment & { sealedUs: number }) | undefined> {

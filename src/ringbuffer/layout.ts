@@ -41,7 +41,7 @@
  *   +24 payload, zero padding to a multiple of 8
  * ```
  * A padding frame covers the bytes from its position to the end of the data region. When fewer
- * than {@link FRAME_HEADER_BYTES} remain there (8 or 16), only its length word fits: any frame
+ * than {@link RING_FRAME_HEADER_BYTES} remain there (8 or 16), only its length word fits: any frame
  * that starts that close to the end is padding by definition (an event frame is >= 24 bytes).
  *
  * Byte order: the length word is accessed through `Int32Array` (Atomics, native order) and the
@@ -144,8 +144,8 @@ export const FrameOffset = {
   PAYLOAD: 24,
 } as const;
 
-/** Bytes of a frame header; the payload starts here. */
-export const FRAME_HEADER_BYTES = 24;
+/** Bytes of a ring frame header; the payload starts here. (A WAL frame's header is 32 bytes: `WAL_FRAME_HEADER_BYTES`.) */
+export const RING_FRAME_HEADER_BYTES = 24;
 /** Frames start and end on multiples of this. */
 export const FRAME_ALIGN = 8;
 
@@ -157,7 +157,7 @@ export const FrameKind = {
 
 /** Total frame length for a payload: header + payload, rounded up to 8 bytes. */
 export function frameBytesFor(payloadBytes: number): number {
-  return (FRAME_HEADER_BYTES + payloadBytes + 7) & ~7;
+  return (RING_FRAME_HEADER_BYTES + payloadBytes + 7) & ~7;
 }
 
 /** Typed views over the control block of a ring SAB. */

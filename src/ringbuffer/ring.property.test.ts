@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../core/errors.js';
-import { controlViews, FRAME_HEADER_BYTES, FrameKind, FrameOffset, frameBytesFor, I32, I64 } from './layout.js';
+import { controlViews, FrameKind, FrameOffset, frameBytesFor, I32, I64, RING_FRAME_HEADER_BYTES } from './layout.js';
 import { createRingSab, RingConsumer, RingProducer } from './ring.js';
 
 const kTwo32 = 2 ** 32;
@@ -121,7 +121,7 @@ function run(cfg: Config): void {
 
   const frameIntact = (e: Entry): void => {
     const at = e.pos & mask;
-    const payload = data.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + e.payload.length);
+    const payload = data.subarray(at + RING_FRAME_HEADER_BYTES, at + RING_FRAME_HEADER_BYTES + e.payload.length);
     if (
       view.getUint32(at + FrameOffset.SEQ_LOW, true) !== e.seq >>> 0 ||
       view.getUint32(at + FrameOffset.PAYLOAD_BYTES, true) !== e.payload.length ||
@@ -148,7 +148,7 @@ function run(cfg: Config): void {
         v.setUint32(at + FrameOffset.SEQ_LOW, 0xdeadbeef, true); // must be overwritten
         v.setUint32(at + FrameOffset.KIND, FrameKind.EVENT, true);
         v.setFloat64(at + FrameOffset.TIME_US, e.timeUs, true);
-        src.set(e.payload, at + FRAME_HEADER_BYTES);
+        src.set(e.payload, at + RING_FRAME_HEADER_BYTES);
         at += e.bytes;
       }
       // Until now the claimed region is untouched zeros.
@@ -228,16 +228,16 @@ function run(cfg: Config): void {
     switch (op.t) {
       case 'claim': {
         const producer = producers[op.p % producers.length] as RingProducer;
-        let sizes = op.sizes.map((s) => Math.min(s, maxFrame - FRAME_HEADER_BYTES));
+        let sizes = op.sizes.map((s) => Math.min(s, maxFrame - RING_FRAME_HEADER_BYTES));
         const index = tail & mask;
         const toEnd = capacity - index;
-        const clamp = (n: number): number => Math.max(0, Math.min(maxFrame - FRAME_HEADER_BYTES, n));
+        const clamp = (n: number): number => Math.max(0, Math.min(maxFrame - RING_FRAME_HEADER_BYTES, n));
         if (op.wrap !== null) {
-          sizes = [clamp(toEnd - FRAME_HEADER_BYTES + op.wrap * 8)];
+          sizes = [clamp(toEnd - RING_FRAME_HEADER_BYTES + op.wrap * 8)];
         } else if (op.fill !== null) {
           const free = capacity - ((tail - head) >>> 0);
           const room = free <= toEnd ? free : Math.max(toEnd, free - toEnd); // where a frame could go
-          sizes = [clamp(room - FRAME_HEADER_BYTES + op.fill * 8)];
+          sizes = [clamp(room - RING_FRAME_HEADER_BYTES + op.fill * 8)];
         }
         const fbs = sizes.map(frameBytesFor);
         const region = fbs.reduce((a, b) => a + b, 0);
@@ -293,7 +293,7 @@ function run(cfg: Config): void {
             const e = frames[i] as Entry;
             const at = e.pos & mask;
             producer.writeHeader(at, i === 0 ? 0 : e.bytes, e.payload.length, e.seq, e.timeUs, FrameKind.EVENT);
-            producer.data.set(e.payload, at + FRAME_HEADER_BYTES);
+            producer.data.set(e.payload, at + RING_FRAME_HEADER_BYTES);
           }
         }
         pending.push({ off, frames, copy: op.copy });

@@ -6,13 +6,13 @@ import {
   controlViews,
   FAILURE_ENTRIES,
   FAILURE_ENTRY_WORDS,
-  FRAME_HEADER_BYTES,
   FrameKind,
   FrameOffset,
   FSYNC_BUCKETS_SECONDS,
   frameBytesFor,
   I32,
   I64,
+  RING_FRAME_HEADER_BYTES,
   RING_MAGIC,
   RING_VERSION,
   STATS_BYTE_OFFSET,
@@ -216,7 +216,7 @@ describe('RingProducer / RingConsumer, one thread', () => {
     let pos = off;
     for (let i = 0; i < 3; i++) {
       p.writeHeader(pos, i === 0 ? 0 : (fbs[i] as number), sizes[i] as number, 1 + i, i, FrameKind.EVENT);
-      p.data.set(payloadOf(sizes[i] as number, i), pos + FRAME_HEADER_BYTES);
+      p.data.set(payloadOf(sizes[i] as number, i), pos + RING_FRAME_HEADER_BYTES);
       pos += fbs[i] as number;
     }
     expect(c.hasData()).toBe(false);
@@ -237,7 +237,7 @@ describe('RingProducer / RingConsumer, one thread', () => {
       v.setUint32(pos + FrameOffset.PAYLOAD_BYTES, sizes[i] as number, true);
       v.setUint32(pos + FrameOffset.KIND, FrameKind.EVENT, true);
       v.setFloat64(pos + FrameOffset.TIME_US, 10 + i, true);
-      src.set(payloadOf(sizes[i] as number, 9 + i), pos + FRAME_HEADER_BYTES);
+      src.set(payloadOf(sizes[i] as number, 9 + i), pos + RING_FRAME_HEADER_BYTES);
       pos += fbs[i] as number;
     }
     off = p.claim(region, 3);
@@ -258,7 +258,7 @@ describe('RingProducer / RingConsumer, one thread', () => {
       const target = cap - tailRoom;
       while (pos < target) {
         const n = Math.min(512, target - pos);
-        expect(put(p, payloadOf(n - FRAME_HEADER_BYTES, pos), pos)).toBeGreaterThan(0);
+        expect(put(p, payloadOf(n - RING_FRAME_HEADER_BYTES, pos), pos)).toBeGreaterThan(0);
         pos += n;
         drainAll(c);
         c.release();

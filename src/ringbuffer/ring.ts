@@ -22,7 +22,6 @@
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import {
   CONTROL_BYTES,
-  FRAME_HEADER_BYTES,
   FrameKind,
   FrameOffset,
   frameBytesFor,
@@ -30,6 +29,7 @@ import {
   I64,
   MAX_CAPACITY_BYTES,
   MIN_CAPACITY_BYTES,
+  RING_FRAME_HEADER_BYTES,
   RING_MAGIC,
   RING_VERSION,
 } from './layout.js';
@@ -85,10 +85,14 @@ export function createRingSab(capacityBytes: number, maxFrameBytes: number, last
       `options.ringBytes must be a power of two from ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES}, got ${String(capacityBytes)}`,
     );
   }
-  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < FRAME_HEADER_BYTES || maxFrameBytes > capacityBytes / 4) {
+  if (
+    !Number.isInteger(maxFrameBytes) ||
+    maxFrameBytes < RING_FRAME_HEADER_BYTES ||
+    maxFrameBytes > capacityBytes / 4
+  ) {
     throw new IronlogError(
       ErrorCodes.INVALID_OPTION,
-      `options.maxEventBytes must give frames of ${FRAME_HEADER_BYTES} to ringBytes/4 (${capacityBytes / 4}) bytes, got frames of ${String(maxFrameBytes)} bytes`,
+      `options.maxEventBytes must give frames of ${RING_FRAME_HEADER_BYTES} to ringBytes/4 (${capacityBytes / 4}) bytes, got frames of ${String(maxFrameBytes)} bytes`,
     );
   }
   if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
@@ -160,7 +164,7 @@ function attach(sab: SharedArrayBuffer, who: string): Geometry {
     capacityBytes > MAX_CAPACITY_BYTES ||
     (capacityBytes & (capacityBytes - 1)) !== 0 ||
     sab.byteLength !== CONTROL_BYTES + capacityBytes ||
-    maxFrameBytes < FRAME_HEADER_BYTES ||
+    maxFrameBytes < RING_FRAME_HEADER_BYTES ||
     maxFrameBytes > capacityBytes / 4
   ) {
     throw new IronlogError(
@@ -249,7 +253,7 @@ export class RingProducer {
       (frames | 0) !== frames ||
       frames < 1 ||
       (regionBytes & 7) !== 0 ||
-      regionBytes < frames * FRAME_HEADER_BYTES ||
+      regionBytes < frames * RING_FRAME_HEADER_BYTES ||
       regionBytes > this.maxClaimBytes ||
       regionBytes > this.maxFrameBytes * frames
     ) {
@@ -401,10 +405,10 @@ export class RingProducer {
         `claim(): frames must be a positive integer, got ${String(frames)}`,
       );
     }
-    if (!Number.isInteger(regionBytes) || regionBytes % 8 !== 0 || regionBytes < frames * FRAME_HEADER_BYTES) {
+    if (!Number.isInteger(regionBytes) || regionBytes % 8 !== 0 || regionBytes < frames * RING_FRAME_HEADER_BYTES) {
       return new IronlogError(
         ErrorCodes.INVALID_ARGUMENT,
-        `claim(): regionBytes must be a multiple of 8 and at least ${FRAME_HEADER_BYTES} per frame, got ${String(regionBytes)} for ${frames} frame(s)`,
+        `claim(): regionBytes must be a multiple of 8 and at least ${RING_FRAME_HEADER_BYTES} per frame, got ${String(regionBytes)} for ${frames} frame(s)`,
       );
     }
     const limit = Math.min(this.maxClaimBytes, this.maxFrameBytes * frames);
@@ -501,7 +505,7 @@ export class RingConsumer {
       if ((frameBytes & 7) !== 0 || frameBytes < 0 || frameBytes > toEnd) {
         throw this.#corrupt(pos, `length word ${frameBytes}`);
       }
-      if (toEnd < FRAME_HEADER_BYTES || view.getUint32(index + kKindOffset, true) === kPadding) {
+      if (toEnd < RING_FRAME_HEADER_BYTES || view.getUint32(index + kKindOffset, true) === kPadding) {
         if (frameBytes !== toEnd) throw this.#corrupt(pos, `padding of ${frameBytes} bytes, ${toEnd} to the end`);
         pos = (pos + frameBytes) >>> 0;
         this.#pos = pos;
@@ -511,8 +515,8 @@ export class RingConsumer {
       const payloadBytes = view.getUint32(index + FrameOffset.PAYLOAD_BYTES, true);
       if (
         view.getUint32(index + kKindOffset, true) !== kEvent ||
-        frameBytes < FRAME_HEADER_BYTES ||
-        payloadBytes > frameBytes - FRAME_HEADER_BYTES
+        frameBytes < RING_FRAME_HEADER_BYTES ||
+        payloadBytes > frameBytes - RING_FRAME_HEADER_BYTES
       ) {
         throw this.#corrupt(pos, `frame of ${frameBytes} bytes, payload ${payloadBytes}`);
       }
@@ -523,7 +527,13 @@ export class RingConsumer {
           `ring frame at position ${pos} carries seq low bits ${seqLow}, expected seq ${seq} (low bits ${seq >>> 0})`,
         );
       }
-      visit(data, index + FRAME_HEADER_BYTES, payloadBytes, seq, view.getFloat64(index + FrameOffset.TIME_US, true));
+      visit(
+        data,
+        index + RING_FRAME_HEADER_BYTES,
+        payloadBytes,
+        seq,
+        view.getFloat64(index + FrameOffset.TIME_US, true),
+      );
       // Advance only after the visit returned: a visitor that throws leaves its frame undrained.
       pos = (pos + frameBytes) >>> 0;
       this.#pos = pos;
@@ -569,7 +579,7 @@ export class RingConsumer {
     const frameBytes = Atomics.load(this.#words, index >> 2);
     if (frameBytes === 0) return false;
     const toEnd = this.capacityBytes - index;
-    if (toEnd >= FRAME_HEADER_BYTES && this.#view.getUint32(index + kKindOffset, true) !== kPadding) return true;
+    if (toEnd >= RING_FRAME_HEADER_BYTES && this.#view.getUint32(index + kKindOffset, true) !== kPadding) return true;
     // Published padding: what counts is the frame after it, at offset 0. (That is never a
     // drained-but-unreleased frame: padding is only written by a claim whose frames follow it
     // at offset 0, so those bytes were free when it was claimed.)

@@ -1,26 +1,33 @@
 /**
- * The HTTP ingest server behind `ironlog serve` (node:http):
+ * The HTTP(S) ingest server behind `ironlog serve` (node:http, or node:https with TLS):
  *
  *   POST /events        JSON object, JSON array, NDJSON or msgpack -> 200 {"seqs":[...]} after
  *                       the durable ack; 400 bad body (nothing written); 413 too large; 415
- *                       unknown Content-Type; 503 + Retry-After on backpressure, disk full,
- *                       faulted WAL or shutdown.
+ *                       unknown Content-Type or Content-Encoding; 503 + Retry-After on
+ *                       backpressure, disk full, faulted WAL or shutdown.
  *   GET  /metrics       Prometheus text (the sink's registry)
  *   GET  /health        JSON detail; 200 when ready, 503 otherwise
  *   GET  /health/live   200 while the writer runs
  *   GET  /health/ready  200 when the WAL is writable, the disk has room and the ring has space
  *
- * A request's events are parsed, checked and encoded in full before one `emitEncodedBatch`, so a
- * request is all-or-nothing.
+ * A request goes through named steps: match the route ({@link matchRoute}), authenticate
+ * ({@link authenticate}), read the body ({@link readRequestBody}), bound its work
+ * ({@link checkBodyBudget}), parse and encode it in full ({@link parseEvents},
+ * {@link encodeEvents}), then one `emitEncodedBatch`, so a request is all-or-nothing.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
-import { Counter, type Registry } from 'prom-client';
-import { ErrorCodes } from '../core/errors.js';
+import type { Registry } from 'prom-client';
 import type { Ack } from '../groupcommit/ack-waiter.js';
 import type { HealthReport } from '../monitoring/health.js';
-import { bodyFormatFor, encodeEvents, isBodyError, parseEvents } from './ingest-body.js';
+import { type AuthConfig, authenticate } from './auth.js';
+import { checkBodyBudget } from './body-budget.js';
+import { readRequestBody } from './body-reader.js';
+import { type BodyLimits, bodyFormatFor, encodeEvents, isBodyError, parseEvents } from './ingest-body.js';
+import { httpStatusForCode, Responder } from './responses.js';
+import { matchRoute, type RouteName } from './routes.js';
 
 const debug = debuglog('ironlog');
 
@@ -32,23 +39,37 @@ export interface IngestTarget {
   readonly options: { readonly maxEventBytes: number; readonly ringBytes: number };
 }
 
+/** Certificate material for HTTPS (PEM). */
+export interface TlsMaterial {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** CA bundle for client certificates: when given, every client must present one it signed (mutual TLS). */
+  readonly ca?: string | Buffer | undefined;
+}
+
 /** Options of {@link startIngestServer}. */
 export interface IngestServerOptions {
   /** Interface to bind. Default `127.0.0.1` (loopback only). */
   host?: string;
   /** Port; 0 picks a free one (read it from `address`). Default 0. */
   port?: number;
-  /** Largest request body in bytes; larger answers 413. Default 1 MiB. */
+  /** Largest request body in bytes, on the wire and once decompressed; larger answers 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Serve HTTPS with this certificate (and mutual TLS with `ca`). Default: plain HTTP. */
+  tls?: TlsMaterial;
+  /** Bearer tokens and open routes. Default: no authentication (loopback use). */
+  auth?: AuthConfig;
 }
 
 /** A running server. */
 export interface IngestServer {
-  /** The bound address, e.g. `http://127.0.0.1:43817`. */
+  /** The bound address, e.g. `http://127.0.0.1:43817` (`https://` with TLS). */
   readonly url: string;
   readonly address: AddressInfo;
   /** Requests being handled right now. */
   readonly inFlight: number;
+  /** Swaps the certificate, key and client CA for new connections (TLS servers only). */
+  reloadTls(material: TlsMaterial): void;
   /**
    * Graceful stop: stop accepting connections, answer new requests on open connections with 503,
    * let every in-flight request get its ack and answer, then close every connection. Does not
@@ -57,30 +78,135 @@ export interface IngestServer {
   stop(): Promise<void>;
 }
 
-/** Map from an emit error code to the HTTP answer. */
-function statusForError(code: string | undefined): { status: number; retryAfterS?: number } {
-  switch (code) {
-    case ErrorCodes.BACKPRESSURE:
-      return { status: 503, retryAfterS: 1 };
-    case ErrorCodes.DISK_FULL:
-      return { status: 503, retryAfterS: 5 };
-    case ErrorCodes.WAL_FAULTED:
-    case ErrorCodes.WAL_WRITE:
-    case ErrorCodes.WAL_FSYNC:
-    case ErrorCodes.CLOSED:
-    case ErrorCodes.WORKER_EXITED:
-      return { status: 503, retryAfterS: 1 };
-    case ErrorCodes.INVALID_ARGUMENT:
-    case ErrorCodes.ENCODE:
-      return { status: 400 };
-    case ErrorCodes.EVENT_TOO_LARGE:
-      return { status: 413 };
-    default:
-      return { status: 500 };
-  }
+/** What every request handler shares. */
+interface ServerContext {
+  readonly target: IngestTarget;
+  readonly responder: Responder;
+  readonly maxBodyBytes: number;
+  readonly limits: BodyLimits;
+  readonly auth: AuthConfig | undefined;
 }
 
-const kRequestsMetric = 'ironlog_http_requests_total';
+/** POST /events: read, bound, parse, encode, emit, answer. */
+async function handleEvents(
+  ctx: ServerContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  principal: string | undefined,
+): Promise<void> {
+  const { responder } = ctx;
+  const format = bodyFormatFor(req.headers['content-type']);
+  if (format === undefined) {
+    req.resume();
+    responder.sendError(
+      res,
+      'events',
+      415,
+      'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
+      'Content-Type must be application/json, application/x-ndjson (charset utf-8, the default) or application/msgpack',
+    );
+    return;
+  }
+  const read = await readRequestBody(req, ctx.maxBodyBytes);
+  if (!read.ok) {
+    // The rest of a refused body is not read: close the connection rather than drain it.
+    if (read.status === 413 || read.status === 415) res.setHeader('Connection', 'close');
+    responder.sendError(res, 'events', read.status, read.code, read.message);
+    return;
+  }
+  const refused = checkBodyBudget(read.body, format, ctx.limits.maxBatchFrameBytes);
+  if (refused) {
+    responder.sendError(res, 'events', refused.status, refused.code, refused.message);
+    return;
+  }
+  const events = parseEvents(read.body, format);
+  if (isBodyError(events)) {
+    responder.sendError(res, 'events', events.status, events.code, events.message);
+    return;
+  }
+  const payloads = encodeEvents(events, ctx.limits, principal);
+  if (isBodyError(payloads)) {
+    responder.sendError(res, 'events', payloads.status, payloads.code, payloads.message);
+    return;
+  }
+  if (payloads.length === 0) {
+    responder.send(res, 'events', 200, '{"seqs":[]}');
+    return;
+  }
+  let acks: Ack[];
+  try {
+    acks = await ctx.target.emitEncodedBatch(payloads);
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    const codeStr = typeof code === 'string' ? code : 'ERR_IRONLOG_INTERNAL';
+    const { status, retryAfterS } = httpStatusForCode(codeStr);
+    responder.sendError(res, 'events', status, codeStr, (err as Error)?.message ?? String(err), { retryAfterS });
+    return;
+  }
+  responder.send(res, 'events', 200, JSON.stringify({ seqs: acks.map((a) => a.seq) }));
+}
+
+/** GET /metrics. */
+async function handleMetrics(ctx: ServerContext, res: http.ServerResponse): Promise<void> {
+  const metrics = ctx.target.metrics;
+  if (!metrics) {
+    ctx.responder.sendError(res, 'metrics', 404, 'ERR_HTTP_NOT_FOUND', 'metrics are off for this sink');
+    return;
+  }
+  // Counted before the text is made, so this request shows in its own scrape.
+  ctx.responder.count('metrics', 200);
+  const text = await metrics.text();
+  ctx.responder.sendUncounted(res, 200, text, metrics.contentType);
+}
+
+/** GET /health, /health/live, /health/ready. */
+async function handleHealth(ctx: ServerContext, res: http.ServerResponse, name: RouteName): Promise<void> {
+  const report = await ctx.target.health();
+  const draining = ctx.responder.draining;
+  const ok = name === 'live' ? report.live : report.ready && !draining;
+  const body =
+    name === 'health'
+      ? JSON.stringify(draining ? { ...report, ready: false, reasons: [...report.reasons, 'shutting down'] } : report)
+      : JSON.stringify({ status: ok ? 'ok' : 'unavailable', reasons: report.reasons });
+  ctx.responder.send(res, name, ok ? 200 : 503, body);
+}
+
+/** One request: route, authenticate, dispatch. */
+async function handleRequest(ctx: ServerContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { responder } = ctx;
+  const route = matchRoute(req.method, req.url);
+  if (!route.ok) {
+    req.resume();
+    responder.sendError(res, route.metricRoute, route.status, route.code, route.message, { headers: route.headers });
+    return;
+  }
+  const auth = authenticate(req, route.routeClass, ctx.auth);
+  if (!auth.ok) {
+    req.resume();
+    responder.sendError(res, route.name, auth.status, auth.code, auth.message, { headers: auth.headers });
+    return;
+  }
+  if (route.name === 'events') {
+    if (responder.draining) {
+      req.resume();
+      responder.sendError(res, 'events', 503, 'ERR_IRONLOG_CLOSED', 'the server is shutting down', { retryAfterS: 1 });
+      return;
+    }
+    await handleEvents(ctx, req, res, auth.principal);
+    return;
+  }
+  req.resume();
+  if (route.name === 'metrics') await handleMetrics(ctx, res);
+  else await handleHealth(ctx, res, route.name);
+}
+
+function tlsOptions(material: TlsMaterial): https.ServerOptions {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca !== undefined ? { ca: material.ca, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
 
 /** Starts the ingest server for `target`; resolves once it listens. */
 export async function startIngestServer(
@@ -89,194 +215,34 @@ export async function startIngestServer(
 ): Promise<IngestServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const limits = { maxEventBytes: target.options.maxEventBytes, maxBatchFrameBytes: target.options.ringBytes / 2 };
-  let draining = false;
+  const responder = new Responder(target.metrics?.registry);
+  const ctx: ServerContext = {
+    target,
+    responder,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    limits: { maxEventBytes: target.options.maxEventBytes, maxBatchFrameBytes: target.options.ringBytes / 2 },
+    auth: options.auth,
+  };
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
 
-  const requests = target.metrics
-    ? new Counter({
-        name: kRequestsMetric,
-        help: 'HTTP requests answered by ironlog serve, by route and status code',
-        labelNames: ['route', 'code'],
-        registers: [target.metrics.registry],
-      })
-    : undefined;
-
-  const send = (
-    res: http.ServerResponse,
-    route: string,
-    status: number,
-    body: string,
-    contentType = 'application/json',
-    headers: Record<string, string> = {},
-  ): void => {
-    requests?.inc({ route, code: String(status) });
-    if (draining) res.setHeader('Connection', 'close');
-    res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...headers });
-    res.end(body);
-  };
-  const sendError = (
-    res: http.ServerResponse,
-    route: string,
-    status: number,
-    code: string,
-    message: string,
-    retryAfterS?: number,
-  ): void => {
-    const headers: Record<string, string> = retryAfterS !== undefined ? { 'Retry-After': String(retryAfterS) } : {};
-    send(res, route, status, JSON.stringify({ error: { code, message } }), 'application/json', headers);
-  };
-
-  /** Reads the body up to maxBodyBytes; undefined when it is too large (413 already sent). */
-  const readBody = (req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer | undefined> => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      res.setHeader('Connection', 'close');
-      sendError(res, 'events', 413, 'ERR_HTTP_BODY_TOO_LARGE', `the body is larger than ${maxBodyBytes} bytes`);
-      req.resume();
-      return Promise.resolve(undefined);
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      let tooLarge = false;
-      req.on('data', (chunk: Buffer) => {
-        if (tooLarge) return;
-        bytes += chunk.length;
-        if (bytes > maxBodyBytes) {
-          tooLarge = true;
-          chunks.length = 0;
-          res.setHeader('Connection', 'close');
-          sendError(res, 'events', 413, 'ERR_HTTP_BODY_TOO_LARGE', `the body is larger than ${maxBodyBytes} bytes`);
-          resolve(undefined);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (!tooLarge) resolve(Buffer.concat(chunks, bytes));
-      });
-      req.on('error', reject);
-      // A client that goes away mid-body: settle, so the in-flight count (and shutdown) moves on.
-      req.on('close', () => {
-        if (!req.complete && !tooLarge) reject(new Error('the client closed the connection before the body ended'));
-      });
-    });
-  };
-
-  const handleEvents = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const format = bodyFormatFor(req.headers['content-type']);
-    if (format === undefined) {
-      req.resume();
-      sendError(
-        res,
-        'events',
-        415,
-        'ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
-        'Content-Type must be application/json, application/x-ndjson or application/msgpack',
-      );
-      return;
-    }
-    const body = await readBody(req, res);
-    if (body === undefined) return;
-    const events = parseEvents(body, format);
-    if (isBodyError(events)) {
-      sendError(res, 'events', events.status, events.code, events.message);
-      return;
-    }
-    const payloads = encodeEvents(events, limits);
-    if (isBodyError(payloads)) {
-      sendError(res, 'events', payloads.status, payloads.code, payloads.message);
-      return;
-    }
-    if (payloads.length === 0) {
-      send(res, 'events', 200, '{"seqs":[]}');
-      return;
-    }
-    let acks: Ack[];
-    try {
-      acks = await target.emitEncodedBatch(payloads);
-    } catch (err) {
-      const code = (err as { code?: unknown })?.code;
-      const codeStr = typeof code === 'string' ? code : 'ERR_IRONLOG_INTERNAL';
-      const { status, retryAfterS } = statusForError(codeStr);
-      sendError(res, 'events', status, codeStr, (err as Error)?.message ?? String(err), retryAfterS);
-      return;
-    }
-    send(res, 'events', 200, JSON.stringify({ seqs: acks.map((a) => a.seq) }));
-  };
-
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname;
-    if (route === '/events') {
-      if (req.method !== 'POST') {
-        req.resume();
-        sendError(res, 'events', 405, 'ERR_HTTP_METHOD_NOT_ALLOWED', 'use POST /events', undefined);
-        return;
-      }
-      if (draining) {
-        req.resume();
-        sendError(res, 'events', 503, 'ERR_IRONLOG_CLOSED', 'the server is shutting down', 1);
-        return;
-      }
-      await handleEvents(req, res);
-      return;
-    }
-    req.resume();
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendError(res, 'other', 405, 'ERR_HTTP_METHOD_NOT_ALLOWED', `use GET ${route}`);
-      return;
-    }
-    switch (route) {
-      case '/metrics': {
-        if (!target.metrics) {
-          sendError(res, 'metrics', 404, 'ERR_HTTP_NOT_FOUND', 'metrics are off for this sink');
-          return;
-        }
-        // Counted before the text is made, so this request shows in its own scrape.
-        requests?.inc({ route: 'metrics', code: '200' });
-        const text = await target.metrics.text();
-        if (draining) res.setHeader('Connection', 'close');
-        res.writeHead(200, { 'Content-Type': target.metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
-        res.end(text);
-        return;
-      }
-      case '/health':
-      case '/health/live':
-      case '/health/ready': {
-        const report = await target.health();
-        const name = route === '/health' ? 'health' : route === '/health/live' ? 'live' : 'ready';
-        const ok = name === 'live' ? report.live : report.ready && !draining;
-        const body =
-          name === 'health'
-            ? JSON.stringify(
-                draining ? { ...report, ready: false, reasons: [...report.reasons, 'shutting down'] } : report,
-              )
-            : JSON.stringify({ status: ok ? 'ok' : 'unavailable', reasons: report.reasons });
-        send(res, name, ok ? 200 : 503, body);
-        return;
-      }
-      default:
-        sendError(res, 'other', 404, 'ERR_HTTP_NOT_FOUND', `no route ${route}`);
-    }
-  };
-
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     inFlight++;
-    handle(req, res)
+    handleRequest(ctx, req, res)
       .catch((err: unknown) => {
         debug('request failed: %s', (err as Error)?.stack ?? String(err));
-        if (!res.headersSent) sendError(res, 'other', 500, 'ERR_IRONLOG_INTERNAL', String(err));
+        if (!res.headersSent) responder.sendError(res, 'other', 500, 'ERR_IRONLOG_INTERNAL', String(err));
         else res.destroy();
       })
       .finally(() => {
         inFlight--;
         if (inFlight === 0) onIdle?.();
       });
-  });
+  };
+  const tls = options.tls;
+  const server: http.Server | https.Server = tls
+    ? https.createServer(tlsOptions(tls), onRequest)
+    : http.createServer(onRequest);
   // Keep-alive clients (autocannon, load balancers) reuse connections; these stay modest.
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
@@ -294,21 +260,25 @@ export async function startIngestServer(
   let stopping: Promise<void> | undefined;
 
   return {
-    url: `http://${hostForUrl}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${hostForUrl}:${address.port}`,
     address,
     get inFlight() {
       return inFlight;
     },
+    reloadTls(material: TlsMaterial): void {
+      if (!(server instanceof https.Server)) throw new TypeError('reloadTls() needs a server started with tls');
+      server.setSecureContext(tlsOptions(material));
+    },
     stop(): Promise<void> {
       if (stopping) return stopping;
-      draining = true;
+      responder.draining = true;
       stopping = (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
         server.closeAllConnections();
         await closed;
-        if (target.metrics) target.metrics.registry.removeSingleMetric(kRequestsMetric);
+        responder.dispose();
       })();
       return stopping;
     },

@@ -3,8 +3,8 @@
  * parsed, checked and encoded before anything is handed to the sink, so a bad event anywhere in a
  * batch means nothing of the batch is written.
  */
-import { Packr, Unpackr } from 'msgpackr';
 import { frameBytesFor } from '../ringbuffer/layout.js';
+import { decodeEventPayloads, EventEncoder } from '../wal/event-codec.js';
 
 /** The body formats `POST /events` accepts. */
 export type BodyFormat = 'json' | 'ndjson' | 'msgpack';
@@ -39,16 +39,37 @@ const kFormats: ReadonlyMap<string, BodyFormat> = new Map<string, BodyFormat>([
   ['application/vnd.msgpack', 'msgpack'],
 ]);
 
-/** The body format for a Content-Type header (missing: JSON), or undefined when unsupported. */
+/**
+ * The body format for a Content-Type header (missing: JSON), or undefined when unsupported,
+ * including a JSON/NDJSON type with a `charset` other than UTF-8 (the body is read as UTF-8 only).
+ */
 export function bodyFormatFor(contentType: string | undefined): BodyFormat | undefined {
   if (contentType === undefined || contentType.trim() === '') return 'json';
-  const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
-  return kFormats.get(media);
+  const [mediaPart, ...params] = contentType.split(';');
+  const format = kFormats.get((mediaPart ?? '').trim().toLowerCase());
+  if (format === undefined || format === 'msgpack') return format;
+  for (const param of params) {
+    const [name, value] = param.split('=');
+    if ((name ?? '').trim().toLowerCase() !== 'charset') continue;
+    const charset = (value ?? '').trim().replace(/^"|"$/g, '').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return undefined;
+  }
+  return format;
 }
 
-// The same encoder settings as the sink's producer, so replay decodes what was posted.
-const kPackr = new Packr({ useRecords: false });
-const kUnpackr = new Unpackr({ useRecords: false });
+// The sink's own event codec, so replay decodes exactly what was posted.
+const kEncoder = new EventEncoder();
+/** Refuses a body that is not valid UTF-8 instead of storing U+FFFD in its place. */
+const kUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The top-level key the server stamps the authenticated principal under (see docs/cli.md,
+ * "Who wrote it"). No event of a body may carry it, on any server, so a record that has it was
+ * stamped by an authenticating server.
+ */
+export const kPrincipalKey = '$principal';
+/** The key the caller's event sits under in a stamped record. */
+export const kStampedEventKey = '$event';
 
 /** A plain object (not an array, bytes, a Date or a decoder's special value such as msgpack 0xC1). */
 function isEventObject(v: unknown): v is Record<string, unknown> {
@@ -66,17 +87,22 @@ export function parseEvents(body: Buffer, format: BodyFormat): unknown[] | BodyE
   if (body.length === 0) return bad('the body is empty: send a JSON object, a JSON array, NDJSON or msgpack');
   switch (format) {
     case 'json': {
+      const text = utf8(body);
+      if (typeof text !== 'string') return text;
       let value: unknown;
       try {
-        value = JSON.parse(body.toString('utf8'));
+        value = JSON.parse(text);
       } catch (err) {
-        return bad(`the body is not valid JSON: ${(err as Error).message}`);
+        return bad(`the body is not valid JSON: ${jsonReason(err)}`);
       }
+      if (kSurrogateEscape.test(text) && hasLoneSurrogate(value)) return loneSurrogate();
       return eventList(value, 'the body');
     }
     case 'ndjson': {
       const events: unknown[] = [];
-      const lines = body.toString('utf8').split('\n');
+      const text = utf8(body);
+      if (typeof text !== 'string') return text;
+      const lines = text.split('\n');
       for (let i = 0; i < lines.length; i++) {
         const line = (lines[i] as string).trim();
         if (line === '') continue;
@@ -84,20 +110,21 @@ export function parseEvents(body: Buffer, format: BodyFormat): unknown[] | BodyE
         try {
           value = JSON.parse(line);
         } catch (err) {
-          return bad(`line ${i + 1} is not valid JSON: ${(err as Error).message}`);
+          return bad(`line ${i + 1} is not valid JSON: ${jsonReason(err)}`);
         }
         if (!isEventObject(value)) return bad(`line ${i + 1} is not a JSON object`);
         events.push(value);
       }
       if (events.length === 0) return bad('the NDJSON body has no events');
+      if (kSurrogateEscape.test(text) && hasLoneSurrogate(events)) return loneSurrogate();
       return events;
     }
     case 'msgpack': {
       let values: unknown[];
       try {
-        values = kUnpackr.unpackMultiple(body) as unknown[];
+        values = decodeEventPayloads(body);
       } catch (err) {
-        return bad(`the body is not valid msgpack: ${(err as Error).message}`);
+        return bad(`the body is not valid msgpack: ${printable((err as Error).message)}`);
       }
       if (values.length === 1) return eventList(values[0], 'the msgpack body');
       for (let i = 0; i < values.length; i++) {
@@ -118,13 +145,23 @@ function eventList(value: unknown, what: string): unknown[] | BodyError {
 }
 
 /** Encodes every event (msgpack) and checks the sizes, before anything is emitted. */
-export function encodeEvents(events: readonly unknown[], limits: BodyLimits): Buffer[] | BodyError {
+export function encodeEvents(
+  events: readonly unknown[],
+  limits: BodyLimits,
+  principal?: string | undefined,
+): Buffer[] | BodyError {
   const payloads: Buffer[] = [];
   let frameBytes = 0;
   for (let i = 0; i < events.length; i++) {
+    const event = events[i] as Record<string, unknown>;
+    if (Object.hasOwn(event, kPrincipalKey)) {
+      return bad(`event ${i} has the key ${kPrincipalKey}, which only the server sets (the authenticated writer)`);
+    }
     let payload: Buffer;
     try {
-      payload = kPackr.pack(events[i]);
+      payload = kEncoder.encode(
+        principal === undefined ? event : { [kPrincipalKey]: principal, [kStampedEventKey]: event },
+      );
     } catch (err) {
       return { status: 400, code: 'ERR_IRONLOG_ENCODE', message: `event ${i} cannot be encoded: ${String(err)}` };
     }
@@ -146,6 +183,48 @@ export function encodeEvents(events: readonly unknown[], limits: BodyLimits): Bu
     };
   }
   return payloads;
+}
+
+/** A JSON `\uD800`-`\uDFFF` escape: only a body with one can hold a lone surrogate (valid UTF-8 cannot). */
+const kSurrogateEscape = /\\u[dD][89a-fA-F]/;
+
+/** True when a string (key or value) anywhere in `value` is not well-formed UTF-16. */
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return !value.isWellFormed();
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) if (!k.isWellFormed() || hasLoneSurrogate(v)) return true;
+  }
+  return false;
+}
+
+function loneSurrogate(): BodyError {
+  return bad(
+    'a string holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape), which UTF-8 cannot store; nothing was written',
+  );
+}
+
+/** The body as text, or a 400 when it is not valid UTF-8. */
+function utf8(body: Buffer): string | BodyError {
+  try {
+    return kUtf8.decode(body);
+  } catch {
+    return bad('the body is not valid UTF-8; nothing was written');
+  }
+}
+
+/**
+ * Why JSON.parse failed, without the piece of the body V8 quotes (`"..." is not valid JSON`):
+ * an error message never echoes body bytes.
+ */
+function jsonReason(err: unknown): string {
+  const message = String((err as Error)?.message ?? err).replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
+  return printable(message);
+}
+
+/** `text` with control and non-ASCII characters escaped as \uXXXX. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }
 
 /** Type guard for {@link BodyError}. */

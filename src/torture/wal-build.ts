@@ -2,8 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
+import { align8 } from '../wal/bytes.js';
+import { FrameType, readFrameBytes, readFrameSeq, readFrameType, WAL_FRAME_HEADER_BYTES } from '../wal/frame-layout.js';
 import type { WalFs } from '../wal/fs.js';
-import { align8, FrameType, readU32, readU64 } from '../wal/record.js';
 import { listSegmentFiles, SEGMENT_HEADER_BYTES } from '../wal/segment.js';
 import { WalWriter } from '../wal/writer.js';
 import type { Prng } from './prng.js';
@@ -80,13 +81,12 @@ export function mapRecords(dir: string): RecordPlace[] {
   for (const seg of segments) {
     const buf = fs.readFileSync(seg.path);
     let pos = SEGMENT_HEADER_BYTES;
-    while (pos + 32 <= buf.length) {
-      const frameBytes = readU32(buf, pos);
+    while (pos + WAL_FRAME_HEADER_BYTES <= buf.length) {
+      const frameBytes = readFrameBytes(buf, pos);
       if (frameBytes === 0) break;
-      const type = buf[pos + 8];
-      if (type === FrameType.RECORD) {
+      if (readFrameType(buf, pos) === FrameType.RECORD) {
         out.push({
-          seq: readU64(buf, pos + 16),
+          seq: readFrameSeq(buf, pos),
           file: path.basename(seg.path),
           offset: pos,
           bytes: align8(frameBytes),

@@ -6,24 +6,26 @@
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { align8 } from './bytes.js';
 import {
-  align8,
   COMMIT_FRAME_BYTES,
-  checkFrame,
-  describeFrameCheck,
-  FRAME_HEADER_BYTES,
-  FrameCheck,
   FrameType,
+  frameBodyOffset,
   GapReason,
   type GapReasonValue,
   HASH_BYTES,
   MAX_FRAME_BYTES,
-  readU32,
-  readU64,
-  sealFrameCrc,
+  readFrameAux32,
+  readFrameAux64,
+  readFrameBytes,
+  readFrameSeq,
+  readFrameType,
+  WAL_FRAME_ALIGN,
+  WAL_FRAME_HEADER_BYTES,
   writeFrameHeader,
   writeFrameHeaderInt32,
-} from './record.js';
+} from './frame-layout.js';
+import { checkFrame, describeFrameCheck, FrameCheck, sealFrameCrc } from './record.js';
 
 /** Initial capacity of a builder's buffer; it doubles when a batch needs more. */
 const kInitialCapacity = 256 * 1024;
@@ -174,7 +176,7 @@ export class BatchBuilder {
     if (
       !(
         payloadBytes >= 0 &&
-        payloadBytes <= MAX_FRAME_BYTES - FRAME_HEADER_BYTES &&
+        payloadBytes <= MAX_FRAME_BYTES - WAL_FRAME_HEADER_BYTES &&
         srcOffset + payloadBytes <= src.length
       )
     ) {
@@ -185,7 +187,7 @@ export class BatchBuilder {
     }
     let t = timeUs >= 0 ? Math.floor(timeUs) : 0; // NaN fails `>= 0` too
     if (t > kMaxSafeTime) t = kMaxSafeTime;
-    const frameBytes = FRAME_HEADER_BYTES + payloadBytes;
+    const frameBytes = WAL_FRAME_HEADER_BYTES + payloadBytes;
     const at = this.#reserve(frameBytes);
     const buf = this.#buf;
     writeFrameHeaderInt32(
@@ -200,7 +202,7 @@ export class BatchBuilder {
       t | 0,
       (t / k2p32) | 0,
     );
-    const body = at + FRAME_HEADER_BYTES;
+    const body = frameBodyOffset(at);
     if (payloadBytes > kWordCopyMax) {
       kCopy.call(src, buf, body, srcOffset, srcOffset + payloadBytes);
     } else {
@@ -259,12 +261,13 @@ export class BatchBuilder {
       throw new IronlogError(ErrorCodes.INTERNAL, `unknown gap reason ${String(reason)}`);
     }
     const packed = detail === undefined ? undefined : kGapPackr.pack(detail);
-    const frameBytes = FRAME_HEADER_BYTES + 1 + (packed ? packed.length : 0);
+    const frameBytes = WAL_FRAME_HEADER_BYTES + 1 + (packed ? packed.length : 0);
     const at = this.#reserve(frameBytes);
     const buf = this.#buf;
     writeFrameHeader(buf, at, frameBytes, FrameType.GAP, 0, 0, fromSeq, toSeq);
-    buf[at + FRAME_HEADER_BYTES] = reason;
-    if (packed) buf.set(packed, at + FRAME_HEADER_BYTES + 1);
+    const body = frameBodyOffset(at);
+    buf[body] = reason;
+    if (packed) buf.set(packed, body + 1);
     buf.fill(0, at + frameBytes, at + align8(frameBytes));
     sealFrameCrc(buf, at, frameBytes);
     this.#bytes = at + align8(frameBytes);
@@ -280,10 +283,10 @@ export class BatchBuilder {
    * Used by `recoverWal` to copy salvaged frames byte for byte.
    */
   addRawFrame(src: Uint8Array, off: number): void {
-    const frameBytes = readU32(src, off);
-    const type = src[off + 8];
-    const seq = readU64(src, off + 16);
-    const aux = readU64(src, off + 24);
+    const frameBytes = readFrameBytes(src, off);
+    const type = readFrameType(src, off);
+    const seq = readFrameSeq(src, off);
+    const aux = readFrameAux64(src, off);
     if (type !== FrameType.RECORD && type !== FrameType.GAP) {
       throw new IronlogError(ErrorCodes.INTERNAL, `addRawFrame: frame type ${String(type)} is not RECORD or GAP`);
     }
@@ -315,14 +318,14 @@ export class BatchBuilder {
     const at = this.#bytes;
     const digest = createHash('sha256').update(prevChainHash).update(buf.subarray(0, at)).digest();
     writeFrameHeader(buf, at, COMMIT_FRAME_BYTES, FrameType.COMMIT, 0, at, this.#get(kFirstSeq), this.#get(kLastSeq));
-    digest.copy(buf, at + FRAME_HEADER_BYTES);
+    digest.copy(buf, frameBodyOffset(at));
     sealFrameCrc(buf, at, COMMIT_FRAME_BYTES);
     return at + COMMIT_FRAME_BYTES;
   }
 
   /** The chain hash written by the last {@link commit} (a view into the buffer). */
   chainHashView(): Buffer {
-    const at = this.#bytes + FRAME_HEADER_BYTES;
+    const at = frameBodyOffset(this.#bytes);
     return this.#buf.subarray(at, at + HASH_BYTES);
   }
 
@@ -430,19 +433,19 @@ export function parseBatch(
       return damaged(out, 'truncated', p, 'batch ends without a COMMIT (zero length word)');
     }
     if (check !== FrameCheck.OK) return damaged(out, 'checksum', p, describeFrameCheck(check));
-    const frameBytes = readU32(buf, i);
-    const type = buf[i + 8];
-    const seq = readU64(buf, i + 16);
-    const aux = readU64(buf, i + 24);
+    const frameBytes = readFrameBytes(buf, i);
+    const type = readFrameType(buf, i);
+    const seq = readFrameSeq(buf, i);
+    const aux = readFrameAux64(buf, i);
     if (type === FrameType.RECORD || type === FrameType.GAP) {
       if (expect >= 0 && seq !== expect) {
         return damaged(out, 'seq', p, `frame has seq ${seq}, expected ${expect}`);
       }
       if (out.frames === 0) out.firstSeq = seq;
       if (type === FrameType.GAP) {
-        const reason = buf[i + FRAME_HEADER_BYTES];
+        const reason = buf[frameBodyOffset(i)];
         if (
-          frameBytes < FRAME_HEADER_BYTES + 1 ||
+          frameBytes < WAL_FRAME_HEADER_BYTES + 1 ||
           aux < seq ||
           (reason !== GapReason.RECOVERY_LOSS && reason !== GapReason.WRITE_REJECTED)
         ) {
@@ -452,7 +455,7 @@ export function parseBatch(
         out.gapSeqs += aux - seq + 1;
         expect = aux + 1;
       } else {
-        if (buf[i + 12] !== 0 || buf[i + 13] !== 0 || buf[i + 14] !== 0 || buf[i + 15] !== 0) {
+        if (readFrameAux32(buf, i) !== 0) {
           return damaged(out, 'checksum', p, 'nonzero reserved field in RECORD frame');
         }
         out.records++;
@@ -472,14 +475,14 @@ export function parseBatch(
     // COMMIT
     if (out.frames === 0) return damaged(out, 'batch', p, 'COMMIT frame without frames before it');
     if (frameBytes !== COMMIT_FRAME_BYTES) return damaged(out, 'checksum', p, 'COMMIT frame of the wrong length');
-    const batchBytes = readU32(buf, i + 12);
+    const batchBytes = readFrameAux32(buf, i);
     if (batchBytes !== p - pos) {
       return damaged(out, 'batch', p, `COMMIT says the batch has ${batchBytes} bytes, found ${p - pos}`);
     }
     if (seq !== out.firstSeq || aux !== expect - 1) {
       return damaged(out, 'seq', p, `COMMIT names seqs ${seq}..${aux}, the batch holds ${out.firstSeq}..${expect - 1}`);
     }
-    const stored = Buffer.from(buf.buffer, buf.byteOffset + i + FRAME_HEADER_BYTES, HASH_BYTES);
+    const stored = Buffer.from(buf.buffer, buf.byteOffset + frameBodyOffset(i), HASH_BYTES);
     if (prevChain !== null) {
       const digest = createHash('sha256')
         .update(prevChain)
@@ -502,11 +505,11 @@ export function parseBatch(
  * offset, or -1. This is what tells damage in the middle of a segment from a torn tail.
  */
 export function findCompleteBatch(buf: Uint8Array, from: number, end: number, out: BatchParse): number {
-  for (let off = align8(from); off + COMMIT_FRAME_BYTES <= end; off += 8) {
-    if (readU32(buf, off) !== COMMIT_FRAME_BYTES || buf[off + 8] !== FrameType.COMMIT) continue;
+  for (let off = align8(from); off + COMMIT_FRAME_BYTES <= end; off += WAL_FRAME_ALIGN) {
+    if (readFrameBytes(buf, off) !== COMMIT_FRAME_BYTES || readFrameType(buf, off) !== FrameType.COMMIT) continue;
     if (checkFrame(buf, off, end) !== FrameCheck.OK) continue;
-    const start = off - readU32(buf, off + 12);
-    if (start < from || start % 8 !== 0) continue;
+    const start = off - readFrameAux32(buf, off);
+    if (start < from || start % WAL_FRAME_ALIGN !== 0) continue;
     const status = parseBatch(buf, 0, end, true, start, -1, null, out);
     if (status === BatchStatus.BATCH && out.commitOffset === off) return start;
   }

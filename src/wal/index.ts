@@ -4,18 +4,20 @@
  */
 export { BatchBuilder, type BatchDamageKind, BatchParse, BatchStatus, parseBatch } from './batch.js';
 export { CRC32C_POLYNOMIAL, crc32c, crc32cUpdate } from './crc32c.js';
-export { fsyncDir, nodeWalFs, type WalFs } from './fs.js';
-export { MerkleAccumulator, type MerkleProofStep, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.js';
-export { type ReadWalOptions, readWal, type WalProblemKind, type WalRecord } from './reader.js';
 export {
   COMMIT_FRAME_BYTES,
-  FRAME_HEADER_BYTES,
   FrameType,
   GapReason,
   type GapReasonValue,
   RecordFlags,
-} from './record.js';
+  WAL_FRAME_HEADER_BYTES,
+  WalFrameOffset,
+} from './frame-layout.js';
+export { fsyncDir, nodeWalFs, type WalFs } from './fs.js';
+export { MerkleAccumulator, type MerkleProofStep, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.js';
+export { type ReadWalOptions, readWal, type WalRecord } from './reader.js';
 export { type RecoverWalOptions, type RecoveryReport, recoverWal } from './recovery.js';
+export type { SealedSegment } from './sealed-segment.js';
 export {
   FORMAT_VERSION,
   parseSegmentFileName,
@@ -25,11 +27,9 @@ export {
   segmentFileName,
   type TimeIndexEntry,
 } from './segment.js';
+export type { WalProblemKind } from './segment-scan.js';
 export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal } from './verify.js';
-export {
-  kDefaultZeroFillAheadBytes,
-  type SealedSegmentInfo,
-  type WalOpenReport,
-  WalWriter,
-  type WalWriterOptions,
-} from './writer.js';
+export { WalTailer } from './wal-tailer.js';
+export { WalWriter, type WalWriterOptions } from './writer.js';
+export type { WalOpenReport } from './writer-open.js';
+export { kDefaultZeroFillAheadBytes } from './zero-fill.js';

@@ -9,7 +9,7 @@
  * The 0x00/0x01 prefixes (RFC 6962 style) keep a leaf from being passed off as an inner node.
  */
 import { createHash } from 'node:crypto';
-import { HASH_BYTES } from './record.js';
+import { HASH_BYTES } from './frame-layout.js';
 
 const kLeafPrefix = Buffer.from([0x00]);
 const kNodePrefix = Buffer.from([0x01]);

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RecordFlags } from './frame-layout.js';
 import { type ReadWalOptions, readWal, type WalRecord } from './reader.js';
-import { RecordFlags } from './record.js';
 import { segmentFileName } from './segment.js';
 import { WalWriter } from './writer.js';
 

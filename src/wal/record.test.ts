@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder, BatchParse, BatchStatus, findCompleteBatch, parseBatch } from './batch.js';
-import { align8, COMMIT_FRAME_BYTES, checkFrame, FrameCheck, FrameType, readU64, writeU64 } from './record.js';
+import { align8, readU64, writeU64 } from './bytes.js';
+import { COMMIT_FRAME_BYTES, FrameType } from './frame-layout.js';
+import { checkFrame, FrameCheck } from './record.js';
 
 function built(records: number, payload = 10): { b: BatchBuilder; bytes: Buffer } {
   const b = new BatchBuilder();

@@ -14,11 +14,28 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { align8 } from './bytes.js';
+import {
+  FrameType,
+  GapReason,
+  readFrameAux64,
+  readFrameBytes,
+  readFrameCrc,
+  readFrameSeq,
+  readFrameType,
+  WAL_FRAME_ALIGN,
+} from './frame-layout.js';
 import type { WalFs } from './fs.js';
-import { readWalDirNames } from './reader.js';
-import { align8, checkFrame, FrameCheck, FrameType, GapReason, readU32, readU64 } from './record.js';
-import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX } from './segment.js';
+import { checkFrame, FrameCheck } from './record.js';
+import {
+  decodeSegmentHeader,
+  listSegmentFiles,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_SUFFIX,
+  type SegmentFile,
+} from './segment.js';
 import type { VerifyProblem } from './verify.js';
+import { readWalDirNames } from './wal-dir.js';
 import { WalWriter } from './writer.js';
 
 /** Options of {@link recoverWal}. */
@@ -79,6 +96,55 @@ const kOutputBatchBytes = 512 * 1024;
  * exist or be empty of segments), writes RECOVERY_LOSS gaps for what is missing, seals it.
  */
 export async function recoverWal(input: string, output: string, opts: RecoverWalOptions = {}): Promise<RecoveryReport> {
+  const names = await checkRecoveryDirs(input, output);
+  const { segments, foreign } = listSegmentFiles(input, names);
+  const problems: VerifyProblem[] = foreign.map((name) => ({
+    kind: 'foreign-file',
+    segment: name,
+    offset: 0,
+    message: `${name} skipped: not an ironlog segment name`,
+  }));
+  const out = new RecoveryOutput(input, output, opts);
+  let tailUnknown = false;
+  let maxKnown = 0;
+  for (let k = 0; k < segments.length; k++) {
+    const seg = segments[k];
+    if (!seg) continue;
+    const buf = await readSegment(seg);
+    const hr = decodeSegmentHeader(buf, buf.length);
+    if (hr.ok) {
+      out.nodeId ??= hr.header.writerId || undefined;
+      maxKnown = Math.max(maxKnown, hr.header.firstSeq - 1);
+    } else {
+      problems.push({ kind: 'header', segment: seg.name, offset: 0, message: hr.message });
+    }
+    const salvage = salvageSegment(buf, seg.name, problems);
+    maxKnown = Math.max(maxKnown, salvage.maxKnown);
+    if (salvage.endsUnknown && k === segments.length - 1) tailUnknown = true;
+    out.copy(salvage.frames, seg.name, problems);
+  }
+  if (maxKnown >= out.next) out.addLoss(out.next, maxKnown, 'end');
+  const lastSeq = out.finish();
+  return {
+    input,
+    output,
+    recordsRecovered: out.recordsRecovered,
+    gapsCopied: out.gapsCopied,
+    lost: out.lost,
+    lostSeqs: out.lostSeqs,
+    tailUnknown,
+    lastSeq,
+    segments: await countSegments(output),
+    inputSegments: segments.length,
+    problems,
+  };
+}
+
+/**
+ * Refuses recovering into the input or into a directory that holds segments already; returns
+ * the input directory's file names.
+ */
+async function checkRecoveryDirs(input: string, output: string): Promise<string[]> {
   if (path.resolve(input) === path.resolve(output)) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
   }
@@ -94,127 +160,150 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
-  const { segments, foreign } = listSegmentFiles(input, names);
-  const problems: VerifyProblem[] = [];
-  for (const name of foreign) {
-    problems.push({
-      kind: 'foreign-file',
-      segment: name,
-      offset: 0,
-      message: `${name} skipped: not an ironlog segment name`,
+  return names;
+}
+
+async function readSegment(seg: SegmentFile): Promise<Buffer> {
+  try {
+    return await fsp.readFile(seg.path);
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${errnoCode(err) ?? String(err)}`, {
+      cause: err,
     });
   }
+}
 
-  // The output writer opens lazily, after the first readable header gave the writer id.
-  let nodeId = opts.nodeId;
-  let writer: WalWriter | undefined;
-  const lost: SeqRange[] = [];
-  let lostSeqs = 0;
-  let recordsRecovered = 0;
-  let gapsCopied = 0;
-  let tailUnknown = false;
-  let next = 1;
+/** What {@link salvageSegment} found in one segment image. */
+interface SegmentSalvage {
+  /** Intact RECORD and GAP frames, sorted by seq. */
+  readonly frames: Salvaged[];
+  /** Highest seq any intact frame names (COMMIT and SEAL included); 0 when none. */
+  readonly maxKnown: number;
+  /**
+   * The segment ends in damage with no intact frame after it, or in a piece shorter than a
+   * length word: records after the last seq known may have existed.
+   */
+  readonly endsUnknown: boolean;
+}
+
+/**
+ * Walks a segment image 8 bytes at a time and keeps every intact RECORD and GAP frame (a copy),
+ * reporting each damaged run in `problems`.
+ */
+function salvageSegment(buf: Buffer, segment: string, problems: VerifyProblem[]): SegmentSalvage {
+  const frames: Salvaged[] = [];
   let maxKnown = 0;
+  let damageStart = -1;
+  // Damage with no intact frame after it (only zeros, or nothing) leaves the segment's end
+  // unknown: zeros after damage may be zero fill, or zeroed records and a zeroed seal.
+  let endsInDamage = false;
+  let pos = SEGMENT_HEADER_BYTES;
+  const end = buf.length;
+  const closeDamage = (at: number): void => {
+    if (damageStart < 0) return;
+    problems.push({
+      kind: 'checksum',
+      segment,
+      offset: damageStart,
+      message: `${at - damageStart} damaged bytes skipped (no valid frame starts in them)`,
+    });
+    damageStart = -1;
+  };
+  while (pos + WAL_FRAME_ALIGN <= end) {
+    const check = checkFrame(buf, pos, end);
+    if (check === FrameCheck.OK) {
+      closeDamage(pos);
+      endsInDamage = false;
+      const frameBytes = readFrameBytes(buf, pos);
+      const type = readFrameType(buf, pos);
+      const seq = readFrameSeq(buf, pos);
+      const aux = readFrameAux64(buf, pos);
+      const padded = align8(frameBytes);
+      if (type === FrameType.RECORD || type === FrameType.GAP) {
+        const last = type === FrameType.GAP ? aux : seq;
+        frames.push({ seq, last, type, frame: Buffer.from(buf.subarray(pos, pos + padded)) });
+        maxKnown = Math.max(maxKnown, last);
+      } else {
+        // COMMIT (aux = last seq of its batch) and SEAL (aux = last seq of the segment) name seqs too.
+        maxKnown = Math.max(maxKnown, aux);
+      }
+      pos += padded;
+      continue;
+    }
+    if (check === FrameCheck.ZERO && readFrameCrc(buf, pos) === 0) {
+      // Zeros: zero-filled space after the data (or a zeroed region; its seqs show up as lost).
+      closeDamage(pos);
+      pos += WAL_FRAME_ALIGN;
+      continue;
+    }
+    if (damageStart < 0) damageStart = pos;
+    endsInDamage = true;
+    pos += WAL_FRAME_ALIGN;
+  }
+  if (damageStart >= 0) closeDamage(end);
+  const shortTail = pos < end && damageStart < 0 && end - pos < WAL_FRAME_ALIGN;
+  // Frames of one segment are normally in order already; a stable sort handles the rest.
+  frames.sort((a, b) => a.seq - b.seq);
+  return { frames, maxKnown, endsUnknown: endsInDamage || shortTail };
+}
 
-  const out = (): WalWriter => {
-    writer ??= WalWriter.open({
-      dir: output,
-      nodeId: nodeId ?? 'recovered',
-      segmentBytes: opts.segmentBytes ?? 64 * 1024 * 1024,
+/**
+ * The output WAL of a recovery: copies salvaged frames in seq order and records every hole as a
+ * RECOVERY_LOSS gap. The writer opens lazily, after the first readable header gave the writer id.
+ */
+class RecoveryOutput {
+  /** Writer id of the output (set from the first readable input header unless given). */
+  nodeId: string | undefined;
+  /** The next seq the output needs. */
+  next = 1;
+  readonly lost: SeqRange[] = [];
+  lostSeqs = 0;
+  recordsRecovered = 0;
+  gapsCopied = 0;
+  readonly #input: string;
+  readonly #output: string;
+  readonly #opts: RecoverWalOptions;
+  #writer: WalWriter | undefined;
+
+  constructor(input: string, output: string, opts: RecoverWalOptions) {
+    this.#input = input;
+    this.#output = output;
+    this.#opts = opts;
+    this.nodeId = opts.nodeId;
+  }
+
+  #out(): WalWriter {
+    this.#writer ??= WalWriter.open({
+      dir: this.#output,
+      nodeId: this.nodeId ?? 'recovered',
+      segmentBytes: this.#opts.segmentBytes ?? 64 * 1024 * 1024,
       segmentMaxAgeMs: Number.MAX_SAFE_INTEGER,
       zeroFillAheadBytes: 0,
-      fs: opts.fs,
+      fs: this.#opts.fs,
     });
-    return writer;
-  };
-  const flushIfBig = (): void => {
-    const w = out();
+    return this.#writer;
+  }
+
+  #flushIfBig(): void {
+    const w = this.#out();
     if (w.batch.bytes >= kOutputBatchBytes) w.appendBatch();
-  };
-  const addLoss = (fromSeq: number, toSeq: number, segment: string): void => {
-    lost.push({ fromSeq, toSeq });
-    lostSeqs += toSeq - fromSeq + 1;
-    out().batch.addGap(fromSeq, toSeq, GapReason.RECOVERY_LOSS, { recoveredFrom: input, before: segment });
-    flushIfBig();
-  };
+  }
 
-  for (let k = 0; k < segments.length; k++) {
-    const seg = segments[k];
-    if (!seg) continue;
-    let buf: Buffer;
-    try {
-      buf = await fsp.readFile(seg.path);
-    } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${errnoCode(err) ?? String(err)}`, {
-        cause: err,
-      });
-    }
-    const hr = decodeSegmentHeader(buf, buf.length);
-    if (hr.ok) {
-      nodeId ??= hr.header.writerId || undefined;
-      maxKnown = Math.max(maxKnown, hr.header.firstSeq - 1);
-    } else {
-      problems.push({ kind: 'header', segment: seg.name, offset: 0, message: hr.message });
-    }
-    const salvaged: Salvaged[] = [];
-    let damageStart = -1;
-    // Damage with no intact frame after it (only zeros, or nothing) leaves the segment's end
-    // unknown: zeros after damage may be zero fill, or zeroed records and a zeroed seal.
-    let endsInDamage = false;
-    let pos = SEGMENT_HEADER_BYTES;
-    const end = buf.length;
-    const closeDamage = (at: number): void => {
-      if (damageStart < 0) return;
-      problems.push({
-        kind: 'checksum',
-        segment: seg.name,
-        offset: damageStart,
-        message: `${at - damageStart} damaged bytes skipped (no valid frame starts in them)`,
-      });
-      damageStart = -1;
-    };
-    while (pos + 8 <= end) {
-      const check = checkFrame(buf, pos, end);
-      if (check === FrameCheck.OK) {
-        closeDamage(pos);
-        endsInDamage = false;
-        const frameBytes = readU32(buf, pos);
-        const type = buf[pos + 8] as number;
-        const seq = readU64(buf, pos + 16);
-        const aux = readU64(buf, pos + 24);
-        const padded = align8(frameBytes);
-        if (type === FrameType.RECORD || type === FrameType.GAP) {
-          const last = type === FrameType.GAP ? aux : seq;
-          salvaged.push({ seq, last, type, frame: Buffer.from(buf.subarray(pos, pos + padded)) });
-          maxKnown = Math.max(maxKnown, last);
-        } else {
-          // COMMIT (aux = last seq of its batch) and SEAL (aux = last seq of the segment) name seqs too.
-          maxKnown = Math.max(maxKnown, aux);
-        }
-        pos += padded;
-        continue;
-      }
-      if (check === FrameCheck.ZERO && readU32(buf, pos + 4) === 0) {
-        // Zeros: zero-filled space after the data (or a zeroed region; its seqs show up as lost).
-        closeDamage(pos);
-        pos += 8;
-        continue;
-      }
-      if (damageStart < 0) damageStart = pos;
-      endsInDamage = true;
-      pos += 8;
-    }
-    if (damageStart >= 0) closeDamage(end);
-    if (endsInDamage && k === segments.length - 1) tailUnknown = true;
-    if (pos < end && damageStart < 0 && end - pos < 8 && k === segments.length - 1) tailUnknown = true;
+  /** Records seqs [fromSeq, toSeq] as lost (a RECOVERY_LOSS gap naming the segment after the hole). */
+  addLoss(fromSeq: number, toSeq: number, segment: string): void {
+    this.lost.push({ fromSeq, toSeq });
+    this.lostSeqs += toSeq - fromSeq + 1;
+    this.#out().batch.addGap(fromSeq, toSeq, GapReason.RECOVERY_LOSS, { recoveredFrom: this.#input, before: segment });
+    this.#flushIfBig();
+  }
 
-    // Frames of one segment are normally in order already; a stable sort handles the rest.
-    salvaged.sort((a, b) => a.seq - b.seq);
-    for (const f of salvaged) {
-      if (f.seq < next) {
+  /** Copies one segment's salvaged frames (sorted by seq); frames for seqs already copied are skipped. */
+  copy(frames: readonly Salvaged[], segment: string, problems: VerifyProblem[]): void {
+    for (const f of frames) {
+      if (f.seq < this.next) {
         problems.push({
           kind: 'duplicate',
-          segment: seg.name,
+          segment,
           offset: 0,
           seqFrom: f.seq,
           seqTo: f.last,
@@ -222,41 +311,33 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
         });
         continue;
       }
-      if (f.seq > next) addLoss(next, f.seq - 1, seg.name);
-      out().batch.addRawFrame(f.frame, 0);
-      if (f.type === FrameType.RECORD) recordsRecovered++;
-      else gapsCopied++;
-      next = f.last + 1;
-      flushIfBig();
+      if (f.seq > this.next) this.addLoss(this.next, f.seq - 1, segment);
+      this.#out().batch.addRawFrame(f.frame, 0);
+      if (f.type === FrameType.RECORD) this.recordsRecovered++;
+      else this.gapsCopied++;
+      this.next = f.last + 1;
+      this.#flushIfBig();
     }
   }
-  if (maxKnown >= next) addLoss(next, maxKnown, 'end');
-  let lastSeq = 0;
-  if (writer) {
-    const w = writer;
+
+  /** Appends the last batch, syncs, seals and closes the output; returns its last seq (0 when nothing was written). */
+  finish(): number {
+    const w = this.#writer;
+    if (!w) return 0;
     w.appendBatch();
     w.sync();
     w.seal();
-    lastSeq = w.lastSeq;
+    const lastSeq = w.lastSeq;
     w.close();
+    return lastSeq;
   }
-  let outSegments = 0;
+}
+
+/** Segments in the output directory (0 when it cannot be listed). */
+async function countSegments(output: string): Promise<number> {
   try {
-    outSegments = listSegmentFiles(output, await fsp.readdir(output)).segments.length;
+    return listSegmentFiles(output, await fsp.readdir(output)).segments.length;
   } catch {
-    outSegments = 0;
+    return 0;
   }
-  return {
-    input,
-    output,
-    recordsRecovered,
-    gapsCopied,
-    lost,
-    lostSeqs,
-    tailUnknown,
-    lastSeq,
-    segments: outSegments,
-    inputSegments: segments.length,
-    problems,
-  };
 }

@@ -15,7 +15,9 @@
  *   +120 u32 reserved = 0
  *   +124 u32 CRC-32C of bytes [0,124)
  *
- * SEAL frame (type 4; common frame header, then):
+ * Offsets in {@link SegmentHeaderOffset}.
+ *
+ * SEAL frame (type 4; common frame header, then; offsets from the frame start in {@link SealOffset}):
  *   +32  u64 recordCount     +40 u64 sealedUs     +48 u64 minTimeUs    +56 u64 maxTimeUs
  *   +64  32B lastChainHash   +96 32B merkleRoot
  *   +128 u16 sigBytes        +130 u16 sigAlg (0 = none)   +132 u32 indexEntries
@@ -25,21 +27,22 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { align8, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
 import { crc32c } from './crc32c.js';
-import { MerkleAccumulator } from './merkle.js';
 import {
-  align8,
   FrameType,
   HASH_BYTES,
-  readU16,
-  readU32,
-  readU64,
-  sealFrameCrc,
+  readFrameAux32,
+  readFrameAux64,
+  readFrameBytes,
+  readFrameSeq,
+  readFrameType,
+  WAL_FRAME_ALIGN,
+  WalFrameOffset,
   writeFrameHeader,
-  writeU16,
-  writeU32,
-  writeU64,
-} from './record.js';
+} from './frame-layout.js';
+import { MerkleAccumulator } from './merkle.js';
+import { sealFrameCrc } from './record.js';
 
 /** First 8 bytes of every segment file. */
 export const SEGMENT_MAGIC: Buffer = Buffer.from('IRNLOGW1', 'latin1');
@@ -51,10 +54,48 @@ export const FORMAT_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 128;
 /** Maximum UTF-8 length of the writer id (nodeId). */
 export const WRITER_ID_BYTES = 24;
+
+/** Segment header field offsets (bytes from the start of the file), `docs/wal-format.md` §3. */
+export const SegmentHeaderOffset = {
+  MAGIC: 0,
+  FORMAT_VERSION: 8,
+  HEADER_BYTES: 10,
+  FLAGS: 12,
+  FIRST_SEQ: 16,
+  CREATED_US: 24,
+  WRITER_ID: 32,
+  PREV_CHAIN_HASH: 56,
+  PREV_SEAL_HASH: 88,
+  RESERVED: 120,
+  HEADER_CRC: 124,
+} as const;
+
+/**
+ * SEAL frame body field offsets (bytes from the start of the frame, after the common header),
+ * `docs/wal-format.md` §4. The signature is followed by the time index and the trailer.
+ */
+export const SealOffset = {
+  RECORD_COUNT: WalFrameOffset.BODY,
+  SEALED_US: 40,
+  MIN_TIME_US: 48,
+  MAX_TIME_US: 56,
+  LAST_CHAIN_HASH: 64,
+  MERKLE_ROOT: 96,
+  SIG_BYTES: 128,
+  SIG_ALG: 130,
+  INDEX_ENTRIES: 132,
+  SIGNATURE: 136,
+} as const;
 /** Fixed part of a SEAL frame, before the signature. */
-export const SEAL_FIXED_BYTES = 136;
+export const SEAL_FIXED_BYTES = SealOffset.SIGNATURE;
+
+/** Field offsets inside one time-index entry of the seal. */
+export const IndexEntryOffset = { SEQ: 0, OFFSET: 8, MAX_TIME_US_SO_FAR: 16 } as const;
 /** Bytes per time-index entry in the seal. */
 export const INDEX_ENTRY_BYTES = 24;
+
+/** Field offsets inside the seal trailer (the last 16 bytes of a SEAL frame and of a sealed file). */
+export const SealTrailerOffset = { SEAL_FRAME_OFFSET: 0, MAGIC: 8 } as const;
 /** The u64 sealFrameOffset + "IRNLSEAL" that end a SEAL frame (and a sealed file). */
 export const SEAL_TRAILER_BYTES = 16;
 /** A time-index entry is added for the first batch starting at least this far after the previous entry. */
@@ -127,19 +168,19 @@ export function listSegmentFiles(
 /** Encodes a segment header (128 bytes, CRC included). */
 export function encodeSegmentHeader(h: NewSegmentHeader): Buffer {
   const buf = Buffer.alloc(SEGMENT_HEADER_BYTES);
-  SEGMENT_MAGIC.copy(buf, 0);
-  writeU16(buf, 8, FORMAT_VERSION);
-  writeU16(buf, 10, SEGMENT_HEADER_BYTES);
-  writeU32(buf, 12, 0);
-  writeU64(buf, 16, h.firstSeq);
-  writeU64(buf, 24, h.createdUs);
+  SEGMENT_MAGIC.copy(buf, SegmentHeaderOffset.MAGIC);
+  writeU16(buf, SegmentHeaderOffset.FORMAT_VERSION, FORMAT_VERSION);
+  writeU16(buf, SegmentHeaderOffset.HEADER_BYTES, SEGMENT_HEADER_BYTES);
+  writeU32(buf, SegmentHeaderOffset.FLAGS, 0);
+  writeU64(buf, SegmentHeaderOffset.FIRST_SEQ, h.firstSeq);
+  writeU64(buf, SegmentHeaderOffset.CREATED_US, h.createdUs);
   const id = Buffer.from(h.writerId, 'utf8');
   if (id.length > WRITER_ID_BYTES) throw new RangeError(`writer id longer than ${WRITER_ID_BYTES} bytes`);
-  id.copy(buf, 32);
-  buf.set(h.prevChainHash.subarray(0, HASH_BYTES), 56);
-  buf.set(h.prevSealHash.subarray(0, HASH_BYTES), 88);
-  writeU32(buf, 120, 0);
-  writeU32(buf, 124, crc32c(buf, 0, 124));
+  id.copy(buf, SegmentHeaderOffset.WRITER_ID);
+  buf.set(h.prevChainHash.subarray(0, HASH_BYTES), SegmentHeaderOffset.PREV_CHAIN_HASH);
+  buf.set(h.prevSealHash.subarray(0, HASH_BYTES), SegmentHeaderOffset.PREV_SEAL_HASH);
+  writeU32(buf, SegmentHeaderOffset.RESERVED, 0);
+  writeU32(buf, SegmentHeaderOffset.HEADER_CRC, crc32c(buf, 0, SegmentHeaderOffset.HEADER_CRC));
   return buf;
 }
 
@@ -160,13 +201,13 @@ export function decodeSegmentHeader(buf: Uint8Array, available: number = buf.len
       message: `file is ${available} bytes, shorter than the ${SEGMENT_HEADER_BYTES}-byte header`,
     };
   }
-  for (let i = 0; i < 8; i++) {
-    if (buf[i] !== SEGMENT_MAGIC[i])
+  for (let i = 0; i < SEGMENT_MAGIC.length; i++) {
+    if (buf[SegmentHeaderOffset.MAGIC + i] !== SEGMENT_MAGIC[i])
       return { ok: false, problem: 'magic', message: 'bad magic (not an ironlog WAL segment)' };
   }
-  if (readU32(buf, 124) !== crc32c(buf, 0, 124))
+  if (readU32(buf, SegmentHeaderOffset.HEADER_CRC) !== crc32c(buf, 0, SegmentHeaderOffset.HEADER_CRC))
     return { ok: false, problem: 'crc', message: 'header CRC-32C mismatch' };
-  const formatVersion = readU16(buf, 8);
+  const formatVersion = readU16(buf, SegmentHeaderOffset.FORMAT_VERSION);
   if (formatVersion !== FORMAT_VERSION) {
     return {
       ok: false,
@@ -174,19 +215,19 @@ export function decodeSegmentHeader(buf: Uint8Array, available: number = buf.len
       message: `format version ${formatVersion} (this build reads ${FORMAT_VERSION})`,
     };
   }
-  const firstSeq = readU64(buf, 16);
-  const createdUs = readU64(buf, 24);
+  const firstSeq = readU64(buf, SegmentHeaderOffset.FIRST_SEQ);
+  const createdUs = readU64(buf, SegmentHeaderOffset.CREATED_US);
   if (
-    readU16(buf, 10) !== SEGMENT_HEADER_BYTES ||
-    readU32(buf, 12) !== 0 ||
-    readU32(buf, 120) !== 0 ||
+    readU16(buf, SegmentHeaderOffset.HEADER_BYTES) !== SEGMENT_HEADER_BYTES ||
+    readU32(buf, SegmentHeaderOffset.FLAGS) !== 0 ||
+    readU32(buf, SegmentHeaderOffset.RESERVED) !== 0 ||
     firstSeq < 1 ||
     createdUs < 0
   ) {
     return { ok: false, problem: 'fields', message: 'invalid header fields' };
   }
-  let idEnd = 32;
-  while (idEnd < 32 + WRITER_ID_BYTES && buf[idEnd] !== 0) idEnd++;
+  let idEnd = SegmentHeaderOffset.WRITER_ID;
+  while (idEnd < SegmentHeaderOffset.WRITER_ID + WRITER_ID_BYTES && buf[idEnd] !== 0) idEnd++;
   const b = Buffer.from(buf.buffer, buf.byteOffset, SEGMENT_HEADER_BYTES);
   return {
     ok: true,
@@ -195,9 +236,13 @@ export function decodeSegmentHeader(buf: Uint8Array, available: number = buf.len
       flags: 0,
       firstSeq,
       createdUs,
-      writerId: b.toString('utf8', 32, idEnd),
-      prevChainHash: Buffer.from(b.subarray(56, 88)),
-      prevSealHash: Buffer.from(b.subarray(88, 120)),
+      writerId: b.toString('utf8', SegmentHeaderOffset.WRITER_ID, idEnd),
+      prevChainHash: Buffer.from(
+        b.subarray(SegmentHeaderOffset.PREV_CHAIN_HASH, SegmentHeaderOffset.PREV_CHAIN_HASH + HASH_BYTES),
+      ),
+      prevSealHash: Buffer.from(
+        b.subarray(SegmentHeaderOffset.PREV_SEAL_HASH, SegmentHeaderOffset.PREV_SEAL_HASH + HASH_BYTES),
+      ),
     },
   };
 }
@@ -213,7 +258,8 @@ export function isTornHeader(buf: Uint8Array, available: number): boolean {
   }
   if (allZero) return true;
   // A prefix of the magic followed by nothing, or the magic followed by a bad CRC.
-  for (let i = 0; i < Math.min(available, 8); i++) if (buf[i] !== SEGMENT_MAGIC[i]) return false;
+  for (let i = 0; i < Math.min(available, SEGMENT_MAGIC.length); i++)
+    if (buf[SegmentHeaderOffset.MAGIC + i] !== SEGMENT_MAGIC[i]) return false;
   return true;
 }
 
@@ -265,25 +311,25 @@ export function encodeSeal(s: SealFields): Buffer {
   const frameBytes = sealFrameBytes(s.index.length, s.signature.length);
   const buf = Buffer.alloc(frameBytes);
   writeFrameHeader(buf, 0, frameBytes, FrameType.SEAL, 0, s.batches, s.firstSeq, s.lastSeq);
-  writeU64(buf, 32, s.records);
-  writeU64(buf, 40, s.sealedUs);
-  writeU64(buf, 48, s.minTimeUs);
-  writeU64(buf, 56, s.maxTimeUs);
-  buf.set(s.lastChainHash.subarray(0, HASH_BYTES), 64);
-  buf.set(s.merkleRoot.subarray(0, HASH_BYTES), 96);
-  writeU16(buf, 128, s.signature.length);
-  writeU16(buf, 130, s.sigAlg);
-  writeU32(buf, 132, s.index.length);
-  buf.set(s.signature, SEAL_FIXED_BYTES);
-  let p = SEAL_FIXED_BYTES + align8(s.signature.length);
+  writeU64(buf, SealOffset.RECORD_COUNT, s.records);
+  writeU64(buf, SealOffset.SEALED_US, s.sealedUs);
+  writeU64(buf, SealOffset.MIN_TIME_US, s.minTimeUs);
+  writeU64(buf, SealOffset.MAX_TIME_US, s.maxTimeUs);
+  buf.set(s.lastChainHash.subarray(0, HASH_BYTES), SealOffset.LAST_CHAIN_HASH);
+  buf.set(s.merkleRoot.subarray(0, HASH_BYTES), SealOffset.MERKLE_ROOT);
+  writeU16(buf, SealOffset.SIG_BYTES, s.signature.length);
+  writeU16(buf, SealOffset.SIG_ALG, s.sigAlg);
+  writeU32(buf, SealOffset.INDEX_ENTRIES, s.index.length);
+  buf.set(s.signature, SealOffset.SIGNATURE);
+  let p = SealOffset.SIGNATURE + align8(s.signature.length);
   for (const e of s.index) {
-    writeU64(buf, p, e.seq);
-    writeU64(buf, p + 8, e.offset);
-    writeU64(buf, p + 16, e.maxTimeUsSoFar);
+    writeU64(buf, p + IndexEntryOffset.SEQ, e.seq);
+    writeU64(buf, p + IndexEntryOffset.OFFSET, e.offset);
+    writeU64(buf, p + IndexEntryOffset.MAX_TIME_US_SO_FAR, e.maxTimeUsSoFar);
     p += INDEX_ENTRY_BYTES;
   }
-  writeU64(buf, p, s.sealOffset);
-  SEAL_MAGIC.copy(buf, p + 8);
+  writeU64(buf, p + SealTrailerOffset.SEAL_FRAME_OFFSET, s.sealOffset);
+  SEAL_MAGIC.copy(buf, p + SealTrailerOffset.MAGIC);
   sealFrameCrc(buf, 0, frameBytes);
   return buf;
 }
@@ -294,50 +340,53 @@ export function encodeSeal(s: SealFields): Buffer {
  * Returns a message string when the frame's inner structure is inconsistent.
  */
 export function decodeSeal(buf: Uint8Array, off: number, fileOffset: number = off): DecodedSeal | string {
-  const frameBytes = readU32(buf, off);
-  if (buf[off + 8] !== FrameType.SEAL) return 'not a SEAL frame';
-  if (frameBytes < SEAL_FIXED_BYTES + SEAL_TRAILER_BYTES || frameBytes % 8 !== 0) return 'impossible SEAL frame length';
-  const sigBytes = readU16(buf, off + 128);
-  const sigAlg = readU16(buf, off + 130);
-  const entries = readU32(buf, off + 132);
+  const frameBytes = readFrameBytes(buf, off);
+  if (readFrameType(buf, off) !== FrameType.SEAL) return 'not a SEAL frame';
+  if (frameBytes < SEAL_FIXED_BYTES + SEAL_TRAILER_BYTES || frameBytes % WAL_FRAME_ALIGN !== 0)
+    return 'impossible SEAL frame length';
+  const sigBytes = readU16(buf, off + SealOffset.SIG_BYTES);
+  const sigAlg = readU16(buf, off + SealOffset.SIG_ALG);
+  const entries = readU32(buf, off + SealOffset.INDEX_ENTRIES);
   if (sealFrameBytes(entries, sigBytes) !== frameBytes)
     return 'SEAL frame length does not match its signature and index sizes';
   const trailer = off + frameBytes - SEAL_TRAILER_BYTES;
-  for (let i = 0; i < 8; i++) if (buf[trailer + 8 + i] !== SEAL_MAGIC[i]) return 'bad seal trailer magic';
-  if (readU64(buf, trailer) !== fileOffset) return 'seal trailer offset does not point at the SEAL frame';
+  for (let i = 0; i < SEAL_MAGIC.length; i++)
+    if (buf[trailer + SealTrailerOffset.MAGIC + i] !== SEAL_MAGIC[i]) return 'bad seal trailer magic';
+  if (readU64(buf, trailer + SealTrailerOffset.SEAL_FRAME_OFFSET) !== fileOffset)
+    return 'seal trailer offset does not point at the SEAL frame';
   for (let i = SEAL_FIXED_BYTES + sigBytes; i < SEAL_FIXED_BYTES + align8(sigBytes); i++) {
     if (buf[off + i] !== 0) return 'nonzero signature padding';
   }
   const index: TimeIndexEntry[] = [];
   let p = off + SEAL_FIXED_BYTES + align8(sigBytes);
   for (let i = 0; i < entries; i++) {
-    const seq = readU64(buf, p);
-    const offset = readU64(buf, p + 8);
-    const maxTimeUsSoFar = readU64(buf, p + 16);
+    const seq = readU64(buf, p + IndexEntryOffset.SEQ);
+    const offset = readU64(buf, p + IndexEntryOffset.OFFSET);
+    const maxTimeUsSoFar = readU64(buf, p + IndexEntryOffset.MAX_TIME_US_SO_FAR);
     if (seq < 0 || offset < 0 || maxTimeUsSoFar < 0) return 'invalid time index entry';
     index.push({ seq, offset, maxTimeUsSoFar });
     p += INDEX_ENTRY_BYTES;
   }
   const fields = [
-    readU64(buf, off + 16),
-    readU64(buf, off + 24),
-    readU64(buf, off + 32),
-    readU64(buf, off + 40),
-    readU64(buf, off + 48),
-    readU64(buf, off + 56),
+    readFrameSeq(buf, off),
+    readFrameAux64(buf, off),
+    readU64(buf, off + SealOffset.RECORD_COUNT),
+    readU64(buf, off + SealOffset.SEALED_US),
+    readU64(buf, off + SealOffset.MIN_TIME_US),
+    readU64(buf, off + SealOffset.MAX_TIME_US),
   ];
   if (fields.some((v) => v < 0)) return 'invalid u64 field in SEAL frame';
   const b = Buffer.from(buf.buffer, buf.byteOffset + off, frameBytes);
   return {
-    batches: readU32(buf, off + 12),
+    batches: readFrameAux32(buf, off),
     firstSeq: fields[0] as number,
     lastSeq: fields[1] as number,
     records: fields[2] as number,
     sealedUs: fields[3] as number,
     minTimeUs: fields[4] as number,
     maxTimeUs: fields[5] as number,
-    lastChainHash: Buffer.from(b.subarray(64, 96)),
-    merkleRoot: Buffer.from(b.subarray(96, 128)),
+    lastChainHash: Buffer.from(b.subarray(SealOffset.LAST_CHAIN_HASH, SealOffset.LAST_CHAIN_HASH + HASH_BYTES)),
+    merkleRoot: Buffer.from(b.subarray(SealOffset.MERKLE_ROOT, SealOffset.MERKLE_ROOT + HASH_BYTES)),
     signature: Buffer.from(b.subarray(SEAL_FIXED_BYTES, SEAL_FIXED_BYTES + sigBytes)),
     sigAlg,
     index,

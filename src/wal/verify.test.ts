@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { align8, readU32 } from './record.js';
+import { align8, readU32 } from './bytes.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from './segment.js';
 import { verifyWal } from './verify.js';
 import { WalWriter } from './writer.js';
@@ -134,10 +134,13 @@ describe('verifyWal', () => {
   });
 
   it('detects truncation of a sealed segment at every offset, and of the open one inside a batch', async () => {
+    let checked = 0;
+    let sealedBytes = 0;
     for (const name of files) {
       const file = path.join(dir, name);
       const original = fs.readFileSync(file);
       const isOpen = name === files[files.length - 1];
+      if (!isOpen) sealedBytes += original.length;
       const ends = new Set([SEGMENT_HEADER_BYTES, ...(batchEnds.get(name) as number[])]);
       const dataEnd = Math.max(...ends);
       try {
@@ -149,11 +152,15 @@ describe('verifyWal', () => {
           fs.writeFileSync(file, original.subarray(0, cut));
           const report = await verifyWal(dir);
           if (report.valid) throw new Error(`truncation of ${name} at ${cut} went unnoticed`);
+          checked++;
         }
       } finally {
         fs.writeFileSync(file, original);
       }
     }
+    // Every offset of every sealed segment was cut, plus some inside the open one's batches.
+    expect(sealedBytes).toBeGreaterThan(0);
+    expect(checked).toBeGreaterThan(sealedBytes);
     expect((await verifyWal(dir)).valid).toBe(true);
   });
 });

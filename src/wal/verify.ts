@@ -6,9 +6,10 @@
  */
 import * as fsp from 'node:fs/promises';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { readWalDirNames, type ScanProblem, scanSegmentImage, type WalProblemKind } from './reader.js';
-import { HASH_BYTES } from './record.js';
-import { listSegmentFiles, type SegmentFile } from './segment.js';
+import { HASH_BYTES } from './frame-layout.js';
+import { listSegmentFiles, type SegmentFile, SegmentHeaderOffset } from './segment.js';
+import { type ScanProblem, scanSegmentImage, type WalProblemKind } from './segment-scan.js';
+import { readWalDirNames } from './wal-dir.js';
 
 /** A problem found by {@link verifyWal}. */
 export interface VerifyProblem {
@@ -130,7 +131,7 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
     if (header && header.firstSeq !== seg.firstSeq) {
       add({
         kind: 'header',
-        offset: 16,
+        offset: SegmentHeaderOffset.FIRST_SEQ,
         message: `header says first seq ${header.firstSeq}, the file name ${seg.firstSeq}`,
       });
     }
@@ -170,12 +171,16 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
       if (header && !header.prevChainHash.equals(prev.chain)) {
         add({
           kind: 'chain',
-          offset: 56,
+          offset: SegmentHeaderOffset.PREV_CHAIN_HASH,
           message: "prevChainHash does not match the previous segment's last chain hash",
         });
       }
       if (header && prev.sealSha && !header.prevSealHash.equals(prev.sealSha)) {
-        add({ kind: 'seal', offset: 88, message: "prevSealHash does not match the previous segment's seal" });
+        add({
+          kind: 'seal',
+          offset: SegmentHeaderOffset.PREV_SEAL_HASH,
+          message: "prevSealHash does not match the previous segment's seal",
+        });
       }
     }
     if (!isLast && !scan.seal && !scan.stoppedEarly) {

@@ -5,12 +5,13 @@ import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchBuilder } from './batch.js';
+import { GapReason } from './frame-layout.js';
 import { nodeWalFs, type WalFs } from './fs.js';
 import { readWal, type WalRecord } from './reader.js';
-import { GapReason } from './record.js';
+import type { SealedSegment } from './sealed-segment.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from './segment.js';
 import { verifyWal } from './verify.js';
-import { type SealedSegmentInfo, WalWriter, type WalWriterOptions } from './writer.js';
+import { WalWriter, type WalWriterOptions } from './writer.js';
 
 const dirs: string[] = [];
 function tmpDir(): string {
@@ -75,7 +76,7 @@ function segmentFiles(dir: string): string[] {
 describe('WalWriter round trips', () => {
   it('writes many batches over several segments (by size) and reads them back in order', async () => {
     const dir = tmpDir();
-    const sealed: SealedSegmentInfo[] = [];
+    const sealed: SealedSegment[] = [];
     const clock = new Clock();
     const w = open(dir, { onSealed: (s) => sealed.push(s), nowUs: clock.nowUs });
     let expected = 0;
@@ -92,7 +93,7 @@ describe('WalWriter round trips', () => {
     expect(files.length).toBeGreaterThan(3);
     expect(sealed.length).toBe(files.length - 1);
     for (let i = 0; i < sealed.length; i++) {
-      const s = sealed[i] as SealedSegmentInfo;
+      const s = sealed[i] as SealedSegment;
       const bytes = fs.readFileSync(s.path);
       // A sealed file ends exactly at its seal: trailer = seal offset + "IRNLSEAL".
       expect(bytes.length).toBe(s.bytes);
@@ -100,7 +101,7 @@ describe('WalWriter round trips', () => {
       const sealOffset = Number(bytes.readBigUInt64LE(bytes.length - 16));
       expect(createHash('sha256').update(bytes.subarray(sealOffset)).digest('hex')).toBe(s.sealSha256);
       expect(bytes.length).toBeLessThanOrEqual(4096);
-      if (i > 0) expect(s.firstSeq).toBe((sealed[i - 1] as SealedSegmentInfo).lastSeq + 1);
+      if (i > 0) expect(s.firstSeq).toBe((sealed[i - 1] as SealedSegment).lastSeq + 1);
       // Each header links to the previous seal.
       const next = fs.readFileSync(path.join(dir, files[i + 1] as string));
       expect(next.subarray(88, 120).toString('hex')).toBe(s.sealSha256);
@@ -158,7 +159,7 @@ describe('WalWriter round trips', () => {
   it('rolls by age with an injected clock (sealIfOlderThan)', async () => {
     const dir = tmpDir();
     const clock = new Clock();
-    const sealed: SealedSegmentInfo[] = [];
+    const sealed: SealedSegment[] = [];
     const w = open(dir, {
       segmentBytes: 1 << 20,
       segmentMaxAgeMs: 1000,

@@ -10,6 +10,9 @@
  *   everything appended since then is cut off again and the writer rolls back to the last synced
  *   batch. The caller rejects exactly the seqs in (syncedSeq, lastSeq-before-the-call].
  *
+ * Opening (continuing the log, repairing a torn tail) is `writer-open.ts`; keeping the open segment
+ * zero-filled ahead of the write position is `zero-fill.ts`.
+ *
  * Not thread-safe: one writer per directory (the sink's directory lock enforces it), used by
  * one thread.
  */
@@ -18,46 +21,24 @@ import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchBuilder } from './batch.js';
-import { fsyncDir, nodeWalFs, readFully, type WalFs, writeFully } from './fs.js';
+import { COMMIT_FRAME_BYTES, HASH_BYTES } from './frame-layout.js';
+import { fsyncDir, nodeWalFs, type WalFs, writeFully } from './fs.js';
 import { ioFailure } from './io-failure.js';
-import { firstNonZero, scanSegmentImage, walCorrupt } from './reader.js';
-import { COMMIT_FRAME_BYTES, checkFrame, FrameCheck, HASH_BYTES, readU32, readU64 } from './record.js';
+import type { SealedSegment } from './sealed-segment.js';
 import {
-  type DecodedSeal,
-  decodeSeal,
-  decodeSegmentHeader,
   encodeSeal,
   encodeSegmentHeader,
-  isTornHeader,
-  listSegmentFiles,
-  SEAL_MAGIC,
-  SEAL_TRAILER_BYTES,
   SEGMENT_HEADER_BYTES,
-  type SegmentFile,
-  type SegmentHeader,
+  SealOffset,
   SegmentSummary,
   sealFrameBytes,
   segmentFileName,
-  WRITER_ID_BYTES,
   zeroHash,
 } from './segment.js';
+import { checkWriterOptions, type OpenedWal, openWalDirectory, type WalOpenReport } from './writer-open.js';
+import { kDefaultZeroFillAheadBytes, writeZeros, ZeroFillAhead } from './zero-fill.js';
 
 const debug = debuglog('ironlog');
-
-/** Summary of a segment the writer sealed (what the replicator uploads). */
-export interface SealedSegmentInfo {
-  readonly path: string;
-  readonly firstSeq: number;
-  readonly lastSeq: number;
-  /** RECORD frames in the segment (gaps not counted). */
-  readonly records: number;
-  /** File size, seal included. */
-  readonly bytes: number;
-  /** SHA-256 of the SEAL frame, hex: the next segment's prevSealHash. */
-  readonly sealSha256: string;
-  /** Merkle root over the segment's COMMIT chain hashes, hex. */
-  readonly merkleRoot: string;
-}
 
 /** Options of {@link WalWriter.open}. */
 export interface WalWriterOptions {
@@ -79,115 +60,16 @@ export interface WalWriterOptions {
   /**
    * Keep the open segment zero-filled this many bytes past the end of data. Default 4 MiB; 0
    * disables. Overwriting pre-allocated zeros does not change the file size, so `fdatasync` has no
-   * metadata to journal and costs about half (DESIGN §8). Extended in 1 MiB chunks, each extension
-   * followed by its own `fdatasync`, only while nothing unsynced is pending.
+   * metadata to journal and costs about half (`docs/wal-format.md` §8). Extended in 1 MiB chunks,
+   * each extension followed by its own `fdatasync`, only while nothing unsynced is pending.
    */
   zeroFillAheadBytes?: number;
   /** Called after a segment was sealed (and its seal fdatasync'd). Exceptions are swallowed. */
-  onSealed?: (s: SealedSegmentInfo) => void;
+  onSealed?: (s: SealedSegment) => void;
 }
-
-/** What {@link WalWriter.open} had to repair. */
-export interface WalOpenReport {
-  /** Segment whose torn tail was cut ('' when none). */
-  readonly tornTailSegment: string;
-  /** Offset the torn tail was cut at. */
-  readonly tornTailOffset: number;
-  /** Bytes removed (including zero-filled space after the damage). */
-  readonly tornTailBytes: number;
-  /** Last segment files removed because their creation never completed (no header, no data). */
-  readonly removedSegments: readonly string[];
-  /** True when a seal interrupted before its final truncate was completed. */
-  readonly finishedSeal: boolean;
-}
-
-/** Default of {@link WalWriterOptions.zeroFillAheadBytes}. */
-export const kDefaultZeroFillAheadBytes = 4 * 1024 * 1024;
-const kZeroChunkBytes = 1024 * 1024;
-let zeroChunk: Buffer | undefined;
 
 function defaultNowUs(): number {
   return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-}
-
-function invalidOption(message: string): IronlogError {
-  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
-}
-
-function ioError(what: string, err: unknown): IronlogError {
-  return new IronlogError(ErrorCodes.IO, `${what}: ${err instanceof Error ? err.message : String(err)}`, {
-    cause: err,
-  });
-}
-
-function headerError(file: string, problem: string, message: string): IronlogError {
-  if (problem === 'magic' || problem === 'version') {
-    return new IronlogError(
-      ErrorCodes.WAL_FORMAT,
-      `${file} is not an ironlog WAL segment this build can read: ${message}`,
-    );
-  }
-  return walCorrupt(file, 0, undefined, `segment header: ${message}`);
-}
-
-/** Reads a whole file through the seam. */
-function readWholeFile(wfs: WalFs, file: string): Buffer {
-  const fd = wfs.openSync(file, 'r');
-  try {
-    const size = wfs.fstatSync(fd).size;
-    const buf = Buffer.alloc(size);
-    const n = readFully(wfs, fd, buf, 0, size, 0);
-    return n === size ? buf : buf.subarray(0, n);
-  } finally {
-    wfs.closeSync(fd);
-  }
-}
-
-/** Header and (when sealed) seal of a segment, read from its two ends. */
-function readHeaderAndSeal(
-  wfs: WalFs,
-  file: string,
-): { header: Buffer; headerBytes: number; seal: DecodedSeal | undefined; size: number } {
-  const fd = wfs.openSync(file, 'r');
-  try {
-    const size = wfs.fstatSync(fd).size;
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    const headerBytes = readFully(wfs, fd, header, 0, SEGMENT_HEADER_BYTES, 0);
-    let seal: DecodedSeal | undefined;
-    if (size >= SEGMENT_HEADER_BYTES + SEAL_TRAILER_BYTES) {
-      const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
-      readFully(wfs, fd, trailer, 0, SEAL_TRAILER_BYTES, size - SEAL_TRAILER_BYTES);
-      const sealOffset = readU64(trailer, 0);
-      if (
-        trailer.subarray(8).equals(SEAL_MAGIC) &&
-        sealOffset >= SEGMENT_HEADER_BYTES &&
-        sealOffset < size &&
-        size - sealOffset <= 256 * 1024 * 1024
-      ) {
-        const frame = Buffer.alloc(size - sealOffset);
-        readFully(wfs, fd, frame, 0, frame.length, sealOffset);
-        if (checkFrame(frame, 0, frame.length) === FrameCheck.OK && readU32(frame, 0) === frame.length) {
-          const decoded = decodeSeal(frame, 0, sealOffset);
-          if (typeof decoded !== 'string') seal = decoded;
-        }
-      }
-    }
-    return { header, headerBytes, seal, size };
-  } finally {
-    wfs.closeSync(fd);
-  }
-}
-
-/** The seal of a sealed file image (trailer at the end pointing at a valid SEAL frame), or undefined. */
-function sealAtEnd(image: Buffer): DecodedSeal | undefined {
-  const size = image.length;
-  if (size < SEGMENT_HEADER_BYTES + SEAL_TRAILER_BYTES) return undefined;
-  if (!image.subarray(size - 8).equals(SEAL_MAGIC)) return undefined;
-  const off = readU64(image, size - SEAL_TRAILER_BYTES);
-  if (off < SEGMENT_HEADER_BYTES || off >= size || off % 8 !== 0) return undefined;
-  if (checkFrame(image, off, size) !== FrameCheck.OK || readU32(image, off) !== size - off) return undefined;
-  const seal = decodeSeal(image, off);
-  return typeof seal === 'string' ? undefined : seal;
 }
 
 /**
@@ -211,8 +93,7 @@ export class WalWriter {
   readonly #segmentBytes: number;
   readonly #segmentMaxAgeMs: number;
   readonly #nowUs: () => number;
-  readonly #zeroFillAheadBytes: number;
-  readonly #onSealed: ((s: SealedSegmentInfo) => void) | undefined;
+  readonly #onSealed: ((s: SealedSegment) => void) | undefined;
 
   /** Open segment's fd, -1 when no segment is open (the next append creates one). */
   #fd = -1;
@@ -225,9 +106,8 @@ export class WalWriter {
   readonly #summary = new SegmentSummary();
   /** The same at the last successful fdatasync: what a failed sync rolls back to. */
   readonly #synced = new SegmentSummary();
-  /** The file is known to be zeros (or end of file) from the end of data up to here. */
-  #zeroedTo = 0;
-  #zeroFillFailed = false;
+  /** The zero-filled space past the end of data of the open segment. */
+  readonly #zeroFill: ZeroFillAhead;
   /** An ftruncate that failed while undoing a write: retried before anything else. -1: none. */
   #repairTo = -1;
   /** SHA-256 of the last seal (the next segment's prevSealHash). */
@@ -242,7 +122,7 @@ export class WalWriter {
     this.#segmentBytes = opts.segmentBytes;
     this.#segmentMaxAgeMs = opts.segmentMaxAgeMs;
     this.#nowUs = opts.nowUs ?? defaultNowUs;
-    this.#zeroFillAheadBytes = opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes;
+    this.#zeroFill = new ZeroFillAhead(opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes, opts.segmentBytes);
     this.#onSealed = opts.onSealed;
     this.#summary.reset(1, zeroHash());
     this.#synced.reset(1, zeroHash());
@@ -255,41 +135,10 @@ export class WalWriter {
    * `ERR_IRONLOG_WAL_FORMAT`. Synchronous.
    */
   static open(opts: WalWriterOptions): WalWriter {
-    if (typeof opts?.dir !== 'string' || opts.dir === '') throw invalidOption('options.dir must be a non-empty string');
-    if (typeof opts.nodeId !== 'string' || opts.nodeId === '' || Buffer.byteLength(opts.nodeId) > WRITER_ID_BYTES) {
-      throw invalidOption(`options.nodeId must be a string of 1 to ${WRITER_ID_BYTES} UTF-8 bytes`);
-    }
-    if (!Number.isSafeInteger(opts.segmentBytes) || opts.segmentBytes < 1024) {
-      throw invalidOption('options.segmentBytes must be an integer of at least 1024');
-    }
-    if (!(typeof opts.segmentMaxAgeMs === 'number' && opts.segmentMaxAgeMs > 0)) {
-      throw invalidOption('options.segmentMaxAgeMs must be a positive number');
-    }
-    const zf = opts.zeroFillAheadBytes;
-    if (zf !== undefined && !(Number.isSafeInteger(zf) && zf >= 0)) {
-      throw invalidOption('options.zeroFillAheadBytes must be a non-negative integer');
-    }
+    checkWriterOptions(opts);
     const wfs = opts.fs ?? nodeWalFs;
     const w = new WalWriter(opts, wfs);
-    try {
-      wfs.mkdirSync(opts.dir, { recursive: true });
-    } catch (err) {
-      throw ioError(`cannot create WAL directory ${opts.dir}`, err);
-    }
-    let names: string[];
-    try {
-      names = wfs.readdirSync(opts.dir);
-    } catch (err) {
-      throw ioError(`cannot read WAL directory ${opts.dir}`, err);
-    }
-    const { segments, foreign } = listSegmentFiles(opts.dir, names);
-    if (foreign.length > 0) {
-      throw new IronlogError(
-        ErrorCodes.WAL_FORMAT,
-        `${path.join(opts.dir, foreign[0] as string)} is not an ironlog segment (segments are named <20-digit first seq>.wal)`,
-      );
-    }
-    w.#load(segments);
+    w.#adopt(openWalDirectory(wfs, opts.dir));
     return w;
   }
 
@@ -325,187 +174,25 @@ export class WalWriter {
   // ---------------------------------------------------------------------------------------------
   // Open
 
-  #load(segments: SegmentFile[]): void {
-    const wfs = this.#fs;
-    const removed: string[] = [];
-    let report: { tornTailSegment: string; tornTailOffset: number; tornTailBytes: number; finishedSeal: boolean } = {
-      tornTailSegment: '',
-      tornTailOffset: 0,
-      tornTailBytes: 0,
-      finishedSeal: false,
-    };
-
-    // The last segment, whole; a last file whose creation never completed (no valid header, nothing
-    // after it) holds no data and is removed.
-    let last: SegmentFile | undefined;
-    let image: Buffer | undefined;
-    while (segments.length > 0) {
-      const cand = segments[segments.length - 1] as SegmentFile;
-      let buf: Buffer;
-      try {
-        buf = readWholeFile(wfs, cand.path);
-      } catch (err) {
-        throw ioError(`cannot read ${cand.path}`, err);
-      }
-      const hr = decodeSegmentHeader(buf, buf.length);
-      if (!hr.ok && isTornHeader(buf, buf.length) && firstNonZero(buf, SEGMENT_HEADER_BYTES, buf.length) < 0) {
-        try {
-          wfs.unlinkSync(cand.path);
-          fsyncDir(this.#dir, wfs);
-        } catch (err) {
-          throw ioError(`cannot remove the incomplete segment ${cand.path}`, err);
-        }
-        debug('removed incomplete segment %s', cand.path);
-        removed.push(cand.path);
-        segments.pop();
-        continue;
-      }
-      if (!hr.ok) throw headerError(cand.path, hr.problem, hr.message);
-      last = cand;
-      image = buf;
-      break;
-    }
-    this.#openReport = { ...report, removedSegments: removed };
-    if (!last || !image) return; // empty WAL: next append creates segment 1
-
-    // Every earlier segment: header, seal, continuity (cheap: two small reads per segment).
-    let prevSeal: DecodedSeal | undefined;
-    for (let i = 0; i < segments.length - 1; i++) {
-      const seg = segments[i] as SegmentFile;
-      let hs: ReturnType<typeof readHeaderAndSeal>;
-      try {
-        hs = readHeaderAndSeal(wfs, seg.path);
-      } catch (err) {
-        throw ioError(`cannot read ${seg.path}`, err);
-      }
-      const hr = decodeSegmentHeader(hs.header, hs.headerBytes);
-      if (!hr.ok) throw headerError(seg.path, hr.problem, hr.message);
-      this.#checkContinuity(seg, hr.header, prevSeal, i === 0);
-      if (!hs.seal || hs.seal.firstSeq !== hr.header.firstSeq) {
-        throw walCorrupt(seg.path, hs.size, undefined, 'segment is not the last one but has no valid seal');
-      }
-      prevSeal = hs.seal;
-      this.#sealedBytes += hs.size;
-    }
-
-    const scan = scanSegmentImage(image);
-    const header = scan.header as SegmentHeader;
-    this.#checkContinuity(last, header, prevSeal, segments.length === 1);
-
-    if (scan.seal && scan.damage === undefined) {
-      const sealEnd = scan.seal.sealOffset + scan.seal.frameBytes;
-      const bad = scan.problems.find((p) => p.kind !== 'trailing-bytes');
-      if (bad) throw walCorrupt(last.path, bad.offset, undefined, bad.message);
-      if (scan.bytesAfterSeal > 0) {
-        if (!scan.zerosAfterSeal) throw walCorrupt(last.path, sealEnd, undefined, 'nonzero bytes after the seal');
-        // A seal written and synced, interrupted before its truncate: finish it.
-        this.#truncateFile(last.path, sealEnd);
-        report = { ...report, finishedSeal: true };
-      }
-      this.#sealedBytes += sealEnd;
-      this.#prevSealHash = Buffer.from(scan.seal.sha256);
-      this.#summary.reset(scan.seal.lastSeq + 1, scan.seal.lastChainHash);
-      this.#synced.reset(scan.seal.lastSeq + 1, scan.seal.lastChainHash);
-      this.#openReport = { ...report, removedSegments: removed };
-      return;
-    }
-
-    // The open segment: continue it after its last valid batch.
-    const damage = scan.damage;
-    if (damage) {
-      const seq = damage.seqFrom;
-      if (scan.laterBatchOffset >= 0 || sealAtEnd(image) !== undefined) {
-        throw walCorrupt(
-          last.path,
-          damage.offset,
-          seq,
-          `${damage.message}; ${scan.laterBatchOffset >= 0 ? `a complete batch follows at offset ${scan.laterBatchOffset}` : 'the segment is sealed'}, so this is damage, not a torn tail`,
-        );
-      }
-      if (damage.kind === 'chain') {
-        // A complete batch, every frame and the COMMIT intact, whose hash does not chain: no torn
-        // write looks like that (tampering or a bug), and it may have been acknowledged.
-        throw walCorrupt(last.path, damage.offset, seq, damage.message);
-      }
-      report = {
-        ...report,
-        tornTailSegment: last.path,
-        tornTailOffset: scan.dataEnd,
-        tornTailBytes: image.length - scan.dataEnd,
-      };
-      debug(
-        'cutting torn tail of %s at %d (%d bytes): %s',
-        last.path,
-        scan.dataEnd,
-        image.length - scan.dataEnd,
-        damage.message,
-      );
-    }
-    let fd: number;
-    try {
-      fd = wfs.openSync(last.path, 'r+');
-    } catch (err) {
-      throw ioError(`cannot open ${last.path}`, err);
-    }
-    try {
-      if (damage) wfs.ftruncateSync(fd, scan.dataEnd);
-      // Whatever a crashed process left in the page cache becomes durable before we build on it.
-      wfs.fdatasyncSync(fd);
-    } catch (err) {
-      wfs.closeSync(fd);
-      throw ioError(`cannot repair ${last.path}`, err);
-    }
-    this.#fd = fd;
-    this.#segPath = last.path;
-    this.#segCreatedUs = header.createdUs;
-    this.#summary.reset(header.firstSeq, header.prevChainHash);
-    this.#summary.copyFrom(scan.summary);
-    this.#summary.dataEnd = scan.dataEnd;
-    this.#synced.reset(header.firstSeq, header.prevChainHash);
-    this.#synced.copyFrom(this.#summary);
-    this.#zeroedTo = damage ? scan.dataEnd : image.length;
-    this.#prevSealHash = prevSeal ? Buffer.from(prevSeal.sha256) : this.#prevSealHash;
-    this.#openReport = { ...report, removedSegments: removed };
-  }
-
-  #checkContinuity(seg: SegmentFile, header: SegmentHeader, prevSeal: DecodedSeal | undefined, first: boolean): void {
-    if (header.firstSeq !== seg.firstSeq) {
-      throw walCorrupt(
-        seg.path,
-        16,
-        seg.firstSeq,
-        `header says first seq ${header.firstSeq}, the file name ${seg.firstSeq}`,
-      );
-    }
-    if (first || !prevSeal) return;
-    if (header.firstSeq !== prevSeal.lastSeq + 1) {
-      throw walCorrupt(
-        seg.path,
-        16,
-        header.firstSeq,
-        `segment starts at seq ${header.firstSeq} but the previous one ends at ${prevSeal.lastSeq} (missing or extra segment)`,
-      );
-    }
-    if (!header.prevChainHash.equals(prevSeal.lastChainHash)) {
-      throw walCorrupt(seg.path, 56, header.firstSeq, "prevChainHash does not match the previous segment's seal");
-    }
-    if (!header.prevSealHash.equals(prevSeal.sha256)) {
-      throw walCorrupt(seg.path, 88, header.firstSeq, "prevSealHash does not match the previous segment's seal");
-    }
-  }
-
-  #truncateFile(file: string, size: number): void {
-    const wfs = this.#fs;
-    try {
-      const fd = wfs.openSync(file, 'r+');
-      try {
-        wfs.ftruncateSync(fd, size);
-        wfs.fdatasyncSync(fd);
-      } finally {
-        wfs.closeSync(fd);
-      }
-    } catch (err) {
-      throw ioError(`cannot truncate ${file}`, err);
+  /** Takes over the state `openWalDirectory` found: the open segment to continue, or where the next one starts. */
+  #adopt(o: OpenedWal): void {
+    this.#openReport = o.report;
+    this.#sealedBytes = o.sealedBytes;
+    if (o.prevSealHash) this.#prevSealHash = o.prevSealHash;
+    const c = o.continued;
+    if (c) {
+      this.#fd = c.fd;
+      this.#segPath = c.path;
+      this.#segCreatedUs = c.header.createdUs;
+      this.#summary.reset(c.header.firstSeq, c.header.prevChainHash);
+      this.#summary.copyFrom(c.summary);
+      this.#summary.dataEnd = c.dataEnd;
+      this.#synced.reset(c.header.firstSeq, c.header.prevChainHash);
+      this.#synced.copyFrom(this.#summary);
+      this.#zeroFill.startSegment(c.zeroedTo);
+    } else if (o.next) {
+      this.#summary.reset(o.next.firstSeq, o.next.chainHash);
+      this.#synced.reset(o.next.firstSeq, o.next.chainHash);
     }
   }
 
@@ -524,13 +211,13 @@ export class WalWriter {
     } catch (err) {
       throw ioFailure('write', err, `${this.#segPath} (cannot remove a failed write)`);
     }
-    this.#zeroedTo = this.#repairTo;
+    this.#zeroFill.zeroedTo = this.#repairTo;
     this.#repairTo = -1;
   }
 
   /** Cuts the file back to `end`; remembers the cut when that fails too (retried by #repair). */
   #cutTo(end: number): void {
-    this.#zeroedTo = end;
+    this.#zeroFill.zeroedTo = end;
     try {
       this.#fs.ftruncateSync(this.#fd, end);
       this.#repairTo = -1;
@@ -548,14 +235,10 @@ export class WalWriter {
    * zero-filled space, or any failure here, falls back to a truncate.
    */
   #undoWrite(end: number, length: number): void {
-    const zeroedTo = this.#zeroedTo;
+    const zeroedTo = this.#zeroFill.zeroedTo;
     if (end < zeroedTo) {
       try {
-        zeroChunk ??= Buffer.alloc(kZeroChunkBytes);
-        const stop = Math.min(end + length, zeroedTo);
-        for (let p = end; p < stop; p += kZeroChunkBytes) {
-          writeFully(this.#fs, this.#fd, zeroChunk, 0, Math.min(kZeroChunkBytes, stop - p), p);
-        }
+        writeZeros(this.#fs, this.#fd, end, Math.min(end + length, zeroedTo));
         if (end + length > zeroedTo) this.#fs.ftruncateSync(this.#fd, zeroedTo);
         this.#repairTo = -1;
         return;
@@ -617,9 +300,9 @@ export class WalWriter {
       }
       if (this.#fd < 0) this.#createSegment();
       const pos = s.dataEnd;
-      const zf = this.#zeroFillAheadBytes;
-      if (zf > 0 && pos === this.#synced.dataEnd && pos + total + zf / 2 > this.#zeroedTo) {
-        this.#zeroFill(pos + total + zf, Number.POSITIVE_INFINITY);
+      const zf = this.#zeroFill;
+      if (pos === this.#synced.dataEnd && zf.wantsExtension(pos + total)) {
+        this.#extendZeroFill(pos + total + zf.aheadBytes, Number.POSITIVE_INFINITY);
       }
       b.commit(s.chainHash);
       try {
@@ -639,7 +322,7 @@ export class WalWriter {
         b.maxTimeUs,
         b.chainHashView(),
       );
-      if (pos + total > this.#zeroedTo) this.#zeroedTo = pos + total;
+      if (pos + total > this.#zeroFill.zeroedTo) this.#zeroFill.zeroedTo = pos + total;
     } finally {
       b.reset();
     }
@@ -694,13 +377,12 @@ export class WalWriter {
     this.#checkOpen();
     if (this.#fd < 0) return;
     this.#repair();
-    const zf = this.#zeroFillAheadBytes;
+    const zf = this.#zeroFill;
     const end = this.#summary.dataEnd;
-    // Same hysteresis as appendBatch: extend once less than half the distance is left, so an
-    // idle writer does not write (and fdatasync) a few bytes of zeros after every batch.
-    if (zf > 0 && end === this.#synced.dataEnd && this.#zeroedTo < end + zf / 2) {
-      this.#zeroFillFailed = false; // retry after an earlier failure (the disk may have room again)
-      this.#zeroFill(end + zf, performance.now() + Math.max(0, budgetMs));
+    // Same hysteresis as appendBatch (see ZeroFillAhead.wantsExtension).
+    if (end === this.#synced.dataEnd && zf.wantsExtension(end)) {
+      zf.retry(); // after an earlier failure (the disk may have room again)
+      this.#extendZeroFill(end + zf.aheadBytes, performance.now() + Math.max(0, budgetMs));
     }
   }
 
@@ -725,36 +407,10 @@ export class WalWriter {
   // ---------------------------------------------------------------------------------------------
   // Segments
 
-  /**
-   * Writes zeros from the zero-filled mark towards `target` (capped at the segment size) in 1 MiB
-   * chunks until `deadline` (performance.now() ms), then fdatasyncs. Best effort: a failure only
-   * stops zero-filling for this segment (zeros past the end of data are harmless).
-   */
-  #zeroFill(target: number, deadline: number): void {
-    if (this.#zeroFillFailed || this.#fd < 0) return;
-    const cap = Math.min(target, Math.max(this.#segmentBytes, this.#summary.dataEnd));
-    if (cap <= this.#zeroedTo) return;
-    zeroChunk ??= Buffer.alloc(kZeroChunkBytes);
-    let p = this.#zeroedTo;
-    try {
-      while (p < cap) {
-        const n = Math.min(kZeroChunkBytes, cap - p);
-        writeFully(this.#fs, this.#fd, zeroChunk, 0, n, p);
-        p += n;
-        if (performance.now() >= deadline) break;
-      }
-      this.#fs.fdatasyncSync(this.#fd);
-      this.#zeroedTo = p;
-    } catch (err) {
-      this.#zeroFillFailed = true;
-      debug('zero-filling %s failed (%s); continuing without', this.#segPath, errnoCode(err));
-      // Give back what the attempt took (on a full disk, the last free blocks).
-      try {
-        this.#fs.ftruncateSync(this.#fd, this.#zeroedTo);
-      } catch {
-        // Zeros past the end of data are harmless.
-      }
-    }
+  /** Extends the open segment's zero-filled space towards `target` until `deadline` (see `ZeroFillAhead.extend`). */
+  #extendZeroFill(target: number, deadline: number): void {
+    if (this.#fd < 0) return;
+    this.#zeroFill.extend(this.#fs, this.#fd, this.#segPath, target, this.#summary.dataEnd, deadline);
   }
 
   #createSegment(): void {
@@ -777,11 +433,10 @@ export class WalWriter {
       fd = wfs.openSync(file, 'w+');
       writeFully(wfs, fd, header, 0, header.length, 0);
       this.#fd = fd;
-      this.#zeroedTo = SEGMENT_HEADER_BYTES;
-      this.#zeroFillFailed = false;
+      this.#zeroFill.startSegment(SEGMENT_HEADER_BYTES);
       s.reset(firstSeq, s.chainHash);
-      if (this.#zeroFillAheadBytes > 0)
-        this.#zeroFill(SEGMENT_HEADER_BYTES + this.#zeroFillAheadBytes, Number.POSITIVE_INFINITY);
+      if (this.#zeroFill.aheadBytes > 0)
+        this.#extendZeroFill(SEGMENT_HEADER_BYTES + this.#zeroFill.aheadBytes, Number.POSITIVE_INFINITY);
       op = 'fsync';
       wfs.fdatasyncSync(fd);
       // The new directory entry must be durable before any ack depends on the file.
@@ -833,14 +488,14 @@ export class WalWriter {
       throw ioFailure('fsync', err, `seal of ${this.#segPath} (seqs ${from}..${to} are not durable)`);
     }
     const sha = createHash('sha256').update(sealFrame).digest();
-    const info: SealedSegmentInfo = {
+    const info: SealedSegment = {
       path: this.#segPath,
       firstSeq: s.firstSeq,
       lastSeq: s.lastSeq,
       records: s.records,
       bytes: end,
       sealSha256: sha.toString('hex'),
-      merkleRoot: sealFrame.toString('hex', 96, 96 + HASH_BYTES),
+      merkleRoot: sealFrame.toString('hex', SealOffset.MERKLE_ROOT, SealOffset.MERKLE_ROOT + HASH_BYTES),
     };
     try {
       wfs.closeSync(this.#fd);

@@ -10,7 +10,7 @@ import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpoin
 import type { RecordProof } from '../compliance/prove.js';
 import type { WireError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
-import type { SealedSegmentInfo } from '../wal/writer.js';
+import type { SealedSegment } from '../wal/sealed-segment.js';
 
 /** `workerData` of the writer worker: resolved options, validated once in the main thread. */
 export interface WriterInit {
@@ -28,9 +28,6 @@ export interface WriterInit {
   readonly walFsModule: string | undefined;
   readonly walFsModuleData: unknown;
 }
-
-/** Summary of a segment the writer sealed (the replicator's input); defined by the WAL writer. */
-export type SealedSegment = SealedSegmentInfo;
 
 /** Messages the writer worker posts to the main thread. */
 export type WriterToMain =

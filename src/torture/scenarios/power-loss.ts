@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { pack } from 'msgpackr';
 import { CrashFs, type CrashFsOp, type CrashImage } from '../../testing/crash-fs.js';
+import { GapReason } from '../../wal/frame-layout.js';
 import { nodeWalFs } from '../../wal/fs.js';
-import { GapReason } from '../../wal/record.js';
 import { verifyWal } from '../../wal/verify.js';
 import { WalWriter } from '../../wal/writer.js';
 import { Prng } from '../prng.js';

@@ -2,15 +2,27 @@
  * Incremental reading of a live WAL for `ironlog replay --follow`: remembers the segment, byte
  * offset, next seq and chain hash it reached, and on each {@link WalTailer.poll} parses only the
  * bytes written since (instead of re-reading the open segment from its start). Every batch is
- * checked as `readWal` checks it (frame CRCs, seqs, COMMIT, chain hash).
+ * checked as `readWal` checks it (frame CRCs, seqs, COMMIT, chain hash). The CLI only prints what
+ * it returns.
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { BatchParse, BatchStatus, parseBatch } from '../wal/batch.js';
-import { decodeEvent, listWalDir, type WalRecord, walCorrupt } from '../wal/reader.js';
-import { FRAME_HEADER_BYTES, FrameType, readU32, readU64 } from '../wal/record.js';
-import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from '../wal/segment.js';
+import { BatchParse, BatchStatus, parseBatch } from './batch.js';
+import { align8 } from './bytes.js';
+import {
+  FrameType,
+  frameBodyOffset,
+  readFrameAux64,
+  readFrameBytes,
+  readFrameFlags,
+  readFrameSeq,
+  readFrameType,
+} from './frame-layout.js';
+import { decodeEvent, type WalRecord } from './reader.js';
+import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from './segment.js';
+import { walCorrupt } from './wal-corrupt.js';
+import { listWalDir } from './wal-dir.js';
 
 const kFirstWindowBytes = 256 * 1024;
 
@@ -114,17 +126,17 @@ export class WalTailer {
     let p = bp.start;
     while (p < bp.commitOffset) {
       const i = p - base;
-      const frameBytes = readU32(buf, i);
-      if (buf[i + 8] === FrameType.RECORD) {
-        const seq = readU64(buf, i + 16);
+      const frameBytes = readFrameBytes(buf, i);
+      if (readFrameType(buf, i) === FrameType.RECORD) {
+        const seq = readFrameSeq(buf, i);
         if (seq >= this.#nextSeq) {
-          const timeUs = readU64(buf, i + 24);
-          const flags = buf[i + 9] as number;
-          const event = decodeEvent(buf, i + FRAME_HEADER_BYTES, i + frameBytes, flags);
+          const timeUs = readFrameAux64(buf, i);
+          const flags = readFrameFlags(buf, i);
+          const event = decodeEvent(buf, frameBodyOffset(i), i + frameBytes, flags);
           yield { seq, timeUs, time: new Date(Math.floor(timeUs / 1000)), flags, event };
         }
       }
-      p += (frameBytes + 7) & ~7;
+      p += align8(frameBytes);
     }
     this.#nextSeq = Math.max(this.#nextSeq, bp.lastSeq + 1);
   }
