@@ -28,12 +28,7 @@ import {
 } from './frame-layout.js';
 import type { WalFs } from './fs.js';
 import { checkFrame, FrameCheck } from './record.js';
-import {
-  decodeSegmentHeader,
-  listSegmentFiles,
-  SEGMENT_HEADER_BYTES,
-  type SegmentFile,
-} from './segment.js';
+import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, type SegmentFile } from './segment.js';
 import type { VerifyProblem, WalProgress } from './verify.js';
 import { readWalDirNames } from './wal-dir.js';
 import { WalWriter } from './writer.js';
