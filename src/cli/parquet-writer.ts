@@ -9,11 +9,12 @@
  * `<output>.partial`, fsync'd, renamed over `<output>`, and the directory is fsync'd, so a crash
  * leaves either the old file or the complete new one, never a torn Parquet file under the name.
  */
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { fsyncDir } from '../wal/fs.js';
+import { fsyncDir, nodeWalFs, writeFully } from '../wal/fs.js';
 import { type ReadWalOptions, readWal } from '../wal/reader.js';
 import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from '../wal/segment.js';
 import { listWalDir } from '../wal/wal-dir.js';
@@ -45,6 +46,11 @@ export interface ParquetExportOptions {
   readonly dir: string;
   /** Output file, or `'-'` for stdout (not durable: a pipe). */
   readonly output: string;
+  /**
+   * Opens `<output>.partial` for writing and returns its fd; called before anything is read, so a
+   * bad `--output` fails first. Not called for stdout.
+   */
+  readonly openOutput: () => number;
   /** Seq and time range. */
   readonly range: Pick<ReadWalOptions, 'fromSeq' | 'toSeq' | 'from' | 'to'>;
   readonly filter?: RecordFilter | undefined;
@@ -75,45 +81,42 @@ interface ParquetTarget {
   abort(): Promise<void>;
 }
 
-async function fileTarget(output: string): Promise<ParquetTarget> {
+/** Writes to an fd open on `<output>.partial`; commit = fsync, close, rename, fsync the directory. */
+function fileTarget(output: string, fd: number): ParquetTarget {
   const partial = `${output}.partial`;
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(partial, 'w');
-  } catch (err) {
-    throw ioError(`cannot create ${partial}`, err);
-  }
   let position = 0;
   let open = true;
   return {
     async write(bytes) {
       try {
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position);
-          if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten}`), { code: 'EIO' });
-          done += bytesWritten;
-          position += bytesWritten;
-        }
+        // Synchronous on purpose: one row group at a time, and a CLI command has nothing else to do.
+        writeFully(nodeWalFs, fd, bytes, 0, bytes.length, position);
+        position += bytes.length;
       } catch (err) {
         throw ioError(`cannot write ${partial}`, err);
       }
     },
     async commit() {
       try {
-        await fh.sync();
+        fs.fsyncSync(fd);
         open = false;
-        await fh.close();
-        await fsp.rename(partial, output);
+        fs.closeSync(fd);
+        fs.renameSync(partial, output);
         fsyncDir(path.dirname(path.resolve(output)));
       } catch (err) {
         throw ioError(`cannot make ${output} durable`, err);
       }
     },
     async abort() {
-      if (open) await fh.close().catch(() => {});
-      open = false;
-      await fsp.rm(partial, { force: true });
+      if (open) {
+        open = false;
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // Already unusable: the file is removed next anyway.
+        }
+      }
+      fs.rmSync(partial, { force: true });
     },
   };
 }
@@ -225,6 +228,20 @@ async function inferTypes(
 /** Writes the export range of `opts.dir` as a Parquet file (see the module comment). */
 export async function exportParquet(opts: ParquetExportOptions): Promise<ParquetExportResult> {
   const rowGroupRows = opts.rowGroupRows ?? kDefaultRowGroupRows;
+  const target = opts.output === '-' ? stdoutTarget() : fileTarget(opts.output, opts.openOutput());
+  try {
+    return await writeParquet(opts, target, rowGroupRows);
+  } catch (err) {
+    await target.abort();
+    throw err;
+  }
+}
+
+async function writeParquet(
+  opts: ParquetExportOptions,
+  target: ParquetTarget,
+  rowGroupRows: number,
+): Promise<ParquetExportResult> {
   let range: ReadWalOptions = { ...opts.range };
   let types: ParquetColumnType[];
   let empty = false;
@@ -246,7 +263,6 @@ export async function exportParquet(opts: ParquetExportOptions): Promise<Parquet
     ...opts.columns.map((c, i) => columnSchemaElement(c.name, types[i] as ParquetColumnType)),
   ];
 
-  const target = opts.output === '-' ? stdoutTarget() : await fileTarget(opts.output);
   const bytes = new ByteWriter();
   let flushed = 0;
   // hyparquet-writer appends to `bytes` as it encodes; this moves them out after each row group.
@@ -256,71 +272,66 @@ export async function exportParquet(opts: ParquetExportOptions): Promise<Parquet
     flushed += bytes.index;
     bytes.index = 0;
   };
-  try {
-    const writer = new ParquetWriter({
-      writer: bytes,
-      schema,
-      createdBy: `ironlog version ${packageVersion()}`,
-      kvMetadata: [{ key: 'ironlog.export', value: JSON.stringify({ format: 1, dir: path.basename(opts.dir) }) }],
+  const writer = new ParquetWriter({
+    writer: bytes,
+    schema,
+    createdBy: `ironlog version ${packageVersion()}`,
+    kvMetadata: [{ key: 'ironlog.export', value: JSON.stringify({ format: 1, dir: path.basename(opts.dir) }) }],
+  });
+  const nodeIds = new SegmentNodeIds(opts.dir);
+  let seqs: bigint[] = [];
+  let times: bigint[] = [];
+  let nodes: string[] = [];
+  let events: JsonValue[] = [];
+  let extracted: ParquetCell[][] = opts.columns.map(() => []);
+  let jsonBytes = 0;
+  let rows = 0;
+  let rowGroups = 0;
+  const flushGroup = async (): Promise<void> => {
+    if (seqs.length === 0) return;
+    await writer.write({
+      columnData: [
+        { name: 'seq', data: seqs },
+        { name: 'time', data: times },
+        { name: 'nodeId', data: nodes },
+        // Min/max of JSON text helps no reader, and events rarely repeat: no statistics, no dictionary.
+        { name: 'event', data: events, encoding: 'PLAIN', statistics: false },
+        ...opts.columns.map((c, i) => ({ name: c.name, data: extracted[i] as ParquetCell[] })),
+      ],
+      rowGroupSize: seqs.length,
     });
-    const nodeIds = new SegmentNodeIds(opts.dir);
-    let seqs: bigint[] = [];
-    let times: bigint[] = [];
-    let nodes: string[] = [];
-    let events: JsonValue[] = [];
-    let extracted: ParquetCell[][] = opts.columns.map(() => []);
-    let jsonBytes = 0;
-    let rows = 0;
-    let rowGroups = 0;
-    const flushGroup = async (): Promise<void> => {
-      if (seqs.length === 0) return;
-      await writer.write({
-        columnData: [
-          { name: 'seq', data: seqs },
-          { name: 'time', data: times },
-          { name: 'nodeId', data: nodes },
-          // Min/max of JSON text helps no reader, and events rarely repeat: no statistics, no dictionary.
-          { name: 'event', data: events, encoding: 'PLAIN', statistics: false },
-          ...opts.columns.map((c, i) => ({ name: c.name, data: extracted[i] as ParquetCell[] })),
-        ],
-        rowGroupSize: seqs.length,
-      });
-      rowGroups++;
-      await drain();
-      seqs = [];
-      times = [];
-      nodes = [];
-      events = [];
-      extracted = opts.columns.map(() => []);
-      jsonBytes = 0;
-    };
-    if (!empty) {
-      for await (const r of matching(opts, range)) {
-        opts.onRecord?.(r.seq);
-        seqs.push(BigInt(r.seq));
-        times.push(BigInt(r.timeUs));
-        nodes.push(await nodeIds.of(r.seq));
-        // The text ironlog writes everywhere (bytes as {"$base64"}, bigints as strings), parsed back
-        // because hyparquet-writer serialises JSON columns itself; it writes the same text again.
-        const text = toJson(r.event) ?? 'null';
-        events.push(JSON.parse(text) as JsonValue);
-        jsonBytes += text.length;
-        for (const [i, c] of opts.columns.entries()) {
-          (extracted[i] as ParquetCell[]).push(
-            convertCell(pickPath(r.event, c.path), c, types[i] as ParquetColumnType, r.seq),
-          );
-        }
-        rows++;
-        if (seqs.length >= rowGroupRows || jsonBytes >= kRowGroupJsonBytes) await flushGroup();
-      }
-    }
-    await flushGroup();
-    await writer.finish();
+    rowGroups++;
     await drain();
-    await target.commit();
-    return { rows, rowGroups, bytes: flushed };
-  } catch (err) {
-    await target.abort();
-    throw err;
+    seqs = [];
+    times = [];
+    nodes = [];
+    events = [];
+    extracted = opts.columns.map(() => []);
+    jsonBytes = 0;
+  };
+  if (!empty) {
+    for await (const r of matching(opts, range)) {
+      opts.onRecord?.(r.seq);
+      seqs.push(BigInt(r.seq));
+      times.push(BigInt(r.timeUs));
+      nodes.push(await nodeIds.of(r.seq));
+      // The text ironlog writes everywhere (bytes as {"$base64"}, bigints as strings), parsed back
+      // because hyparquet-writer serialises JSON columns itself; it writes the same text again.
+      const text = toJson(r.event) ?? 'null';
+      events.push(JSON.parse(text) as JsonValue);
+      jsonBytes += text.length;
+      for (const [i, c] of opts.columns.entries()) {
+        (extracted[i] as ParquetCell[]).push(
+          convertCell(pickPath(r.event, c.path), c, types[i] as ParquetColumnType, r.seq),
+        );
+      }
+      rows++;
+      if (seqs.length >= rowGroupRows || jsonBytes >= kRowGroupJsonBytes) await flushGroup();
+    }
   }
+  await flushGroup();
+  await writer.finish();
+  await drain();
+  await target.commit();
+  return { rows, rowGroups, bytes: flushed };
 }
