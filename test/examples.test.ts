@@ -125,16 +125,18 @@ describe('examples', () => {
     expect(r.leftovers).toEqual([]);
   });
 
-  it('healthcare: pseudonymized, masked, tamper detected, salvaged', async () => {
+  it('healthcare: pseudonymized, masked, signed, proven, tamper detected, salvaged', async () => {
     const r = await runExample('healthcare');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expectLines(r.stdout, [
+      /^proof: seq 3 is in the signed tree of size \d+ \(example\.org\/ehr-audit\)$/,
       /^stored: ehr\.access by dr\.house, patient pt_<hmac>, ssn \*\*\*-\*\*-6789$/,
       /^PHI in the stored event: none /,
       /^same patient, same pseudonym: true$/,
-      /^verify: valid=true records=100$/,
+      /^verify signed log: valid=true records=100 checkpoints=\d+$/,
       /^tampered copy: valid=false, problems: checksum, seq \(first at seq 1 in 00000000000000000001\.wal\)$/,
+      /^tampered copy against the signed checkpoints: valid=false, problems: entries, root-mismatch, wal$/,
       /^recover: 99 records kept, lost seqs 1 \(recorded as a gap\)$/,
       /^verify recovered: valid=true gaps=1$/,
     ]);

@@ -1,18 +1,36 @@
 // healthcare: an EHR access log (HIPAA 45 CFR 164.312(b) audit controls). Identifiers are
 // pseudonymized with a keyed HMAC and the SSN masked before the event leaves the application;
-// the WAL's checksums, hash chain and sealed Merkle roots make any later change detectable
-// (164.312(c)(1) integrity), and `recoverWal` salvages a damaged copy, naming what was lost.
+// the sink signs C2SP checkpoints over an RFC 6962 tree of every record (`signing`), so an
+// auditor holding only the public key can check the log and any single record offline, and any
+// later change is detected (164.312(c)(1) integrity); `recoverWal` salvages a damaged copy.
 // Run: node examples/healthcare/index.js   (or: npm run example:healthcare)
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openSink, readWal, recoverWal, verifyWal } from 'ironlog';
+import { formatRecordProof, openSink, readWal, recoverWal, verifyLog, verifyProofText, verifyWal } from 'ironlog';
 
 /** Pseudonym key: in production from a KMS or a secret store, never next to the log. */
 const kPseudonymKey = process.env.IRONLOG_EXAMPLE_PSEUDONYM_KEY
   ? Buffer.from(process.env.IRONLOG_EXAMPLE_PSEUDONYM_KEY, 'hex')
   : randomBytes(32);
+
+/**
+ * A log signer key in the C2SP signed-note format (what `ironlog keygen --name <origin>` writes):
+ * `PRIVATE+KEY+<name>+<key id>+base64(0x01 || Ed25519 seed)`, key id = SHA-256(name || 0x0A ||
+ * 0x01 || public key)[:4]. In production: `ironlog keygen`, and the key in a secret store.
+ */
+function signerKey(name) {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d, 'base64url');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
+  const keyId = createHash('sha256')
+    .update(Buffer.concat([Buffer.from(name), Buffer.from([0x0a, 0x01]), pub]))
+    .digest()
+    .subarray(0, 4)
+    .toString('hex');
+  return `PRIVATE+KEY+${name}+${keyId}+${Buffer.concat([Buffer.from([0x01]), seed]).toString('base64')}`;
+}
 
 /** The same patient always gets the same token (so accesses can be correlated), unlinkable without the key. */
 function pseudonym(kind, id) {
@@ -85,9 +103,19 @@ const kAccesses = [
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-example-healthcare-'));
 const dir = path.join(root, 'audit');
 try {
-  const sink = await openSink({ dir, nodeId: 'ehr-audit' });
-  for (let round = 0; round < 25; round++) await sink.emitBatch(kAccesses.map(auditEvent));
+  const sink = await openSink({ dir, nodeId: 'ehr-audit', signing: { key: signerKey('example.org/ehr-audit') } });
+  // The verifier key is public: hand it to the auditors out of band.
+  const publicKey = sink.options.signing.verifierKey;
+  let denied;
+  for (let round = 0; round < 25; round++) {
+    const acks = await sink.emitBatch(kAccesses.map(auditEvent));
+    denied ??= acks[2].seq; // the billing clerk's denied read of psych notes
+  }
+  // One record's inclusion proof (a C2SP tlog-proof file): checkable with the public key alone.
+  const proofText = formatRecordProof(await sink.prove(denied));
   await sink.close();
+  const proven = verifyProofText(proofText, publicKey);
+  console.log(`proof: seq ${proven.seq} is in the signed tree of size ${proven.treeSize} (${proven.origin})`);
 
   let first;
   for await (const r of readWal(dir)) {
@@ -102,8 +130,8 @@ try {
   const samePatient = pseudonym('pt', 'MRN-0042') === first.patient;
   console.log(`same patient, same pseudonym: ${samePatient}`);
 
-  const report = await verifyWal(dir);
-  console.log(`verify: valid=${report.valid} records=${report.records}`);
+  const report = await verifyLog(dir, { publicKey });
+  console.log(`verify signed log: valid=${report.valid} records=${report.records} checkpoints=${report.checkpoints}`);
 
   // Someone edits a stored record (here: one byte of a copy).
   const copy = path.join(root, 'tampered');
@@ -120,6 +148,9 @@ try {
   console.log(
     `tampered copy: valid=${tampered.valid}, problems: ${kinds} (first at seq ${p?.seqFrom} in ${p?.segment})`,
   );
+  const tamperedLog = await verifyLog(copy, { publicKey });
+  const logKinds = [...new Set(tamperedLog.problems.map((q) => q.kind))].sort().join(', ');
+  console.log(`tampered copy against the signed checkpoints: valid=${tamperedLog.valid}, problems: ${logKinds}`);
 
   const recovered = await recoverWal(copy, path.join(root, 'recovered'));
   const lost = recovered.lost
@@ -128,7 +159,9 @@ try {
   console.log(`recover: ${recovered.recordsRecovered} records kept, lost seqs ${lost} (recorded as a gap)`);
   const after = await verifyWal(path.join(root, 'recovered'));
   console.log(`verify recovered: valid=${after.valid} gaps=${after.gaps}`);
-  if (!report.valid || tampered.valid || leaked || !samePatient || !after.valid) process.exitCode = 1;
+  if (!report.valid || tampered.valid || tamperedLog.valid || leaked || !samePatient || !after.valid) {
+    process.exitCode = 1;
+  }
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
