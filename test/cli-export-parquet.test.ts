@@ -277,6 +277,12 @@ describe('ironlog export --format parquet', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(fs.readdirSync(tmp.path)).toEqual(['wal']);
     }
+    // The output is checked before anything is read, as for the other formats.
+    const onDir = await runCli(['export', '--dir', dir, '--format', 'parquet', '--output', tmp.path]);
+    expect(onDir.code).toBe(2);
+    expect(onDir.stderr).toBe(
+      `ironlog: ERR_IRONLOG_INVALID_ARGUMENT: --output ${tmp.path} is a directory: give a file name\n`,
+    );
   });
 
   it('streams a WAL larger than one row group to stdout as the same Parquet bytes as the file', async () => {
