@@ -194,15 +194,14 @@ async function readWriterId(file: string): Promise<string> {
   return hr.header.writerId;
 }
 
-/** The records of the export range that pass the filter, with the seq of the last record read. */
+/** The records of `range` that pass the filter. */
 async function* matching(
   opts: ParquetExportOptions,
   range: ReadWalOptions,
-): AsyncGenerator<{ seq: number; timeUs: number; event: unknown; time: string }> {
+): AsyncGenerator<{ seq: number; timeUs: number; event: unknown }> {
   for await (const r of readWal(opts.dir, range)) {
-    const rec = recordJson(r);
-    if (opts.filter && !opts.filter(rec)) continue;
-    yield { seq: r.seq, timeUs: r.timeUs, event: r.event, time: rec.time };
+    if (opts.filter && !opts.filter(recordJson(r))) continue;
+    yield r;
   }
 }
 
