@@ -277,6 +277,11 @@ describe('ironlog export --format parquet', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(fs.readdirSync(tmp.path)).toEqual(['wal']);
     }
+    const csv = await runCli(['export', '--dir', dir, '--format', 'csv', '--row-group-rows', '10', '--output', out]);
+    expect(csv.code).toBe(2);
+    expect(csv.stderr).toBe(
+      'ironlog: ERR_IRONLOG_INVALID_ARGUMENT: --row-group-rows applies to --format parquet only\n',
+    );
     // The output is checked before anything is read, as for the other formats.
     const onDir = await runCli(['export', '--dir', dir, '--format', 'parquet', '--output', tmp.path]);
     expect(onDir.code).toBe(2);

@@ -112,6 +112,9 @@ Examples:
     )
     .action(async (opts: ExportOptions) => {
       const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
+      if (opts.rowGroupRows !== undefined && opts.format !== 'parquet') {
+        throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--row-group-rows applies to --format parquet only');
+      }
       // Parsed before anything is shown or written: a bad --columns is a usage error.
       const parquetColumns =
         opts.format === 'parquet' && opts.columns !== undefined ? parseColumnSpecs(opts.columns) : [];
