@@ -1,6 +1,7 @@
 /** Helpers every backend shares: hashing, key joining, typed errors, config validation. */
 import { createHash } from 'node:crypto';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { assertOptionalDependency } from '../core/optional-dependency.js';
 import type { Backend, BackendConfig, ObjectInfo, PutResult } from './types.js';
 
 /** SHA-256 of `buf`, hex. */
@@ -208,7 +209,26 @@ export function validateBackendConfig(where: string, input: unknown): BackendCon
       str(`${where}.dir`, c.dir, true);
       break;
   }
+  // After the shape checks: a config error is reported before a missing SDK.
+  assertBackendDependency(type as BackendConfig['type']);
   return input as BackendConfig;
+}
+
+/**
+ * Throws `ERR_IRONLOG_MISSING_DEPENDENCY` when the SDK a backend type runs on is not installed
+ * (the SDKs are optional peer dependencies: a local-only install does not have them).
+ */
+export function assertBackendDependency(type: BackendConfig['type']): void {
+  switch (type) {
+    case 's3':
+      return assertOptionalDependency('@aws-sdk/client-s3', 'the s3 backend');
+    case 'azure':
+      return assertOptionalDependency('@azure/storage-blob', 'the azure backend');
+    case 'gcs':
+      return assertOptionalDependency('@google-cloud/storage', 'the gcs backend');
+    case 'fs':
+      return;
+  }
 }
 
 /** Date `days` days from now. */

@@ -44,6 +44,11 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // integrations (pino, winston, fastify, express) and optional peer dependencies
+  /** A feature needs an optional peer dependency that is not installed; the message names the package to install. */
+  MISSING_DEPENDENCY: 'ERR_IRONLOG_MISSING_DEPENDENCY',
+  /** An adapter was asked for something that needs its sink open (e.g. `flushSync()`) before the sink finished opening. */
+  NOT_READY: 'ERR_IRONLOG_NOT_READY',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
