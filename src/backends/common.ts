@@ -1,7 +1,7 @@
 /** Helpers every backend shares: hashing, key joining, typed errors, config validation. */
 import { createHash } from 'node:crypto';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { assertOptionalDependency } from '../core/optional-dependency.js';
+import { assertOptionalDependency, type OptionalPeer } from '../core/optional-dependency.js';
 import type { Backend, BackendConfig, ObjectInfo, PutResult } from './types.js';
 
 /** SHA-256 of `buf`, hex. */
@@ -219,17 +219,16 @@ export function validateBackendConfig(where: string, input: unknown): BackendCon
  * (the SDKs are optional peer dependencies: a local-only install does not have them).
  */
 export function assertBackendDependency(type: BackendConfig['type']): void {
-  switch (type) {
-    case 's3':
-      return assertOptionalDependency('@aws-sdk/client-s3', 'the s3 backend');
-    case 'azure':
-      return assertOptionalDependency('@azure/storage-blob', 'the azure backend');
-    case 'gcs':
-      return assertOptionalDependency('@google-cloud/storage', 'the gcs backend');
-    case 'fs':
-      return;
-  }
+  const pkg = kBackendSdk[type];
+  if (pkg !== undefined) assertOptionalDependency(pkg, `the ${type} backend`);
 }
+
+const kBackendSdk: Readonly<Record<BackendConfig['type'], OptionalPeer | undefined>> = {
+  s3: '@aws-sdk/client-s3',
+  azure: '@azure/storage-blob',
+  gcs: '@google-cloud/storage',
+  fs: undefined,
+};
 
 /** Date `days` days from now. */
 export function daysFromNow(days: number): Date {

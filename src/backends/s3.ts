@@ -134,7 +134,9 @@ export class S3Backend implements Backend {
   async abortStaleUploads(key: string): Promise<number> {
     let n = 0;
     try {
-      const out = await this.client.send(new this.#sdk.ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: key }));
+      const out = await this.client.send(
+        new this.#sdk.ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: key }),
+      );
       for (const u of out.Uploads ?? []) {
         if (u.Key !== key || u.UploadId === undefined) continue;
         await this.client.send(
@@ -192,7 +194,12 @@ export class S3Backend implements Backend {
         md5s.push(md5);
       }
       const done = await this.client.send(
-        new this.#sdk.CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        new this.#sdk.CompleteMultipartUploadCommand({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
       );
       uploadId = undefined;
       // S3 reports md5(concat(part md5s))-N; some compatible stores (s3rver) the plain MD5.

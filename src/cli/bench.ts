@@ -116,8 +116,10 @@ async function benchHttp(
   // Loaded here, before the server starts: autocannon is an optional peer dependency (missing in
   // a lean install: a typed error naming it), and takes ~0.25 s to import, which no other command
   // should pay.
-  const { default: autocannon } = await importOptional('autocannon', 'ironlog bench --mode http', () =>
-    import('autocannon'),
+  const { default: autocannon } = await importOptional(
+    'autocannon',
+    'ironlog bench --mode http',
+    () => import('autocannon'),
   );
   const { child, url } = await startServer(dir);
   // Ctrl-C or SIGTERM during the run: take the server child down with us.

@@ -41,7 +41,10 @@ export function compileLogFilter<E>(value: unknown, levels: LevelReader<E>): Eve
   const spec = value as Record<string, unknown>;
   for (const key of Object.keys(spec)) {
     if (key !== 'minLevel' && key !== 'hasField') {
-      throw new IronlogError(ErrorCodes.INVALID_OPTION, `options.filter.${key} is not a filter rule (minLevel, hasField)`);
+      throw new IronlogError(
+        ErrorCodes.INVALID_OPTION,
+        `options.filter.${key} is not a filter rule (minLevel, hasField)`,
+      );
     }
   }
   let minLevel: number | undefined;

@@ -4,8 +4,8 @@
  * adapter never closes it), plus the `filter` every adapter has.
  */
 import { ErrorCodes, IronlogError } from '../../core/errors.js';
-import { openSink, Sink } from '../../main/sink.js';
 import type { SinkOptions } from '../../main/options.js';
+import { openSink, Sink } from '../../main/sink.js';
 
 /**
  * Selective audit routing: called with the adapter's event (pino's log object, winston's info,

@@ -194,7 +194,10 @@ export class IronlogDestination extends EventEmitter<IronlogDestinationEvents> {
       if (this.#earlyBytes + line.length > (this.#maxBufferedBytes ?? 4 * 1024 * 1024)) {
         this.emit(
           'error',
-          new IronlogError(ErrorCodes.NOT_READY, 'the sink is not open yet and the early-line buffer is full; line not written'),
+          new IronlogError(
+            ErrorCodes.NOT_READY,
+            'the sink is not open yet and the early-line buffer is full; line not written',
+          ),
         );
         return false;
       }

@@ -64,7 +64,10 @@ export default async function ironlogTransport(options: IronlogPinoTransportOpti
     'dedupe',
   ] as const);
   if (source.sink !== undefined) {
-    throw new IronlogError(ErrorCodes.INVALID_OPTION, 'options.sink cannot cross to the transport thread: pass { dir }');
+    throw new IronlogError(
+      ErrorCodes.INVALID_OPTION,
+      'options.sink cannot cross to the transport thread: pass { dir }',
+    );
   }
   const filter = compileLogFilter<unknown>(adapter.filter, pinoLevels);
   const maxBufferedBytes = adapter.maxBufferedBytes;

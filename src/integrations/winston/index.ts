@@ -154,9 +154,10 @@ export class IronlogTransport extends TransportStream {
       let info: WinstonInfo | false = request.chunk;
       if (this.format) {
         try {
-          info = this.format.transform({ ...info } as Parameters<typeof this.format.transform>[0], this.format.options) as
-            | WinstonInfo
-            | false;
+          info = this.format.transform(
+            { ...info } as Parameters<typeof this.format.transform>[0],
+            this.format.options,
+          ) as WinstonInfo | false;
         } catch (err) {
           this.#report(err);
           continue;
