@@ -85,6 +85,14 @@ export class IronlogDestination extends EventEmitter<IronlogDestinationEvents> {
     }
   }
 
+  /**
+   * True until `end()` (or a failed open): a writable stream, as pino tells a destination from
+   * an options object by this property (`pino(ironlogDestination(...))`).
+   */
+  get writable(): boolean {
+    return this.#ending === undefined && this.#openError === undefined;
+  }
+
   /** True once the sink is open. */
   get ready(): boolean {
     return this.#queue !== undefined;
