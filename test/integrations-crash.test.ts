@@ -97,7 +97,13 @@ describe.each(['fastify', 'express'])('%s', (adapter) => {
     await child.exited;
     const events = (await walEvents(tmp.path)).map((r) => r.event as Record<string, unknown>);
     expect(events).toEqual([
-      expect.objectContaining({ type: 'http.intent', method: 'POST', path: '/crash', status: null, headers: { 'x-req-n': '7' } }),
+      expect.objectContaining({
+        type: 'http.intent',
+        method: 'POST',
+        path: '/crash',
+        status: null,
+        headers: { 'x-req-n': '7' },
+      }),
     ]);
   });
 });
