@@ -49,6 +49,14 @@ describe.each(['pino-transport', 'pino-destination', 'pino-destination-sync', 'w
   });
 });
 
+describe('pino transport and process.exit()', () => {
+  it('loses nothing logged before process.exit() without a flush', async () => {
+    child = new IntegrationChild(['pino-transport-exit', tmp.path, '10', '200']);
+    expect(await child.exited).toBe(0);
+    expect(await loggedIndexes(tmp.path)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+});
+
 describe.each(['fastify', 'express'])('%s', (adapter) => {
   it('keeps the audit record of every request that got its response before a SIGKILL', async () => {
     child = new IntegrationChild([adapter, tmp.path]);
