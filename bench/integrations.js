@@ -194,7 +194,9 @@ const httpScenarios = {
 
 const machine = machineInfo(tmp);
 for (const [k, v] of machineRows(machine)) console.log(`${k.padEnd(12)} ${v}`);
-console.log(`\n${kEvents} log events per run, ${kRequests} HTTP requests (${kConcurrency} clients), ${kRounds} rounds\n`);
+console.log(
+  `\n${kEvents} log events per run, ${kRequests} HTTP requests (${kConcurrency} clients), ${kRounds} rounds\n`,
+);
 
 const results = new Map();
 const all = { ...logScenarios, ...httpScenarios };
@@ -238,6 +240,9 @@ for (const r of rows) {
 }
 const out = path.join(kRoot, 'bench', 'results', 'integrations-latest.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, `${JSON.stringify({ machine, config: { kEvents, kRequests, kConcurrency, kRounds }, rows }, null, 2)}\n`);
+fs.writeFileSync(
+  out,
+  `${JSON.stringify({ machine, config: { kEvents, kRequests, kConcurrency, kRounds }, rows }, null, 2)}\n`,
+);
 console.log(`\nwrote ${path.relative(kRoot, out)}`);
 process.exit(0);

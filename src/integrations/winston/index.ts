@@ -43,12 +43,27 @@ export interface IronlogTransportAdapterOptions {
   handleRejections?: boolean;
   /** A winston format for this transport only. */
   format?: TransportStream.TransportStreamOptions['format'];
+  /**
+   * Infos that may queue in the transport while earlier ones wait for their fsync; they then go
+   * to the WAL together (one group commit). Default 1024 (winston's own default, 16, caps every
+   * fsync at ~16 infos: a 5-10x lower throughput). Bounds the transport's memory.
+   */
+  highWaterMark?: number;
 }
 
 /** `new IronlogTransport({ dir, ...openSink options, ...adapter options })` or `({ sink, ... })`. */
 export type IronlogTransportOptions = SinkSource & IronlogTransportAdapterOptions;
 
-const kAdapterKeys = ['filter', 'level', 'silent', 'handleExceptions', 'handleRejections', 'format'] as const;
+const kAdapterKeys = [
+  'filter',
+  'level',
+  'silent',
+  'handleExceptions',
+  'handleRejections',
+  'format',
+  'highWaterMark',
+] as const;
+const kDefaultHighWaterMark = 1024;
 
 /** npm levels (winston's default), most severe = 0. */
 const kNpmLevels: Readonly<Record<string, number>> = Object.freeze({
@@ -107,13 +122,19 @@ export class IronlogTransport extends TransportStream {
 
   constructor(options: IronlogTransportOptions) {
     const { source, adapter } = splitSinkOptions('IronlogTransport', options, kAdapterKeys);
+    const hwm = adapter.highWaterMark ?? kDefaultHighWaterMark;
+    if (!Number.isSafeInteger(hwm) || (hwm as number) < 1) {
+      throw new IronlogError(ErrorCodes.INVALID_OPTION, 'options.highWaterMark must be a positive integer');
+    }
+    // winston-transport passes highWaterMark on to the Writable; its typings omit it.
     super({
+      highWaterMark: hwm as number,
       level: adapter.level as string | undefined,
       silent: adapter.silent as boolean | undefined,
       handleExceptions: adapter.handleExceptions as boolean | undefined,
       handleRejections: adapter.handleRejections as boolean | undefined,
       format: adapter.format as TransportStream.TransportStreamOptions['format'],
-    });
+    } as TransportStream.TransportStreamOptions);
     this.#filter = compileWinstonFilter(
       adapter.filter,
       () => (this as unknown as { levels?: Record<string, number> }).levels,
