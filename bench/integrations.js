@@ -130,10 +130,14 @@ async function drive(url) {
   let next = 0;
   const one = () =>
     new Promise((resolve, reject) => {
-      const req = http.request(url, { method: 'POST', agent, headers: { 'x-user': 'user-48213', 'content-length': '0' } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-      });
+      const req = http.request(
+        url,
+        { method: 'POST', agent, headers: { 'x-user': 'user-48213', 'content-length': '0' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
