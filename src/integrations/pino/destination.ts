@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, IronlogError } from '../../core/errors.js';
-import type { SinkOptions } from '../../main/options.js';
 import { Sink } from '../../main/sink.js';
 import { DurableQueue } from '../common/durable-queue.js';
 import { compileLogFilter, type LogFilter } from '../common/log-filter.js';
