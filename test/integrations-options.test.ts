@@ -6,7 +6,8 @@ import ironlogExpress from '../dist/integrations/express/index.js';
 import ironlogFastify from '../dist/integrations/fastify/index.js';
 import ironlogTransport, { ironlogDestination } from '../dist/integrations/pino/index.js';
 import IronlogTransport from '../dist/integrations/winston/index.js';
-import { openSink } from '../dist/main/index.js';
+import { connectProducer, openSink } from '../dist/main/index.js';
+import { EventEncoder } from '../dist/wal/event-codec.js';
 import { walEvents } from './helpers/integration-child.js';
 import { TempDir } from './helpers/tmp.js';
 
@@ -84,5 +85,61 @@ describe('pino transport filter', () => {
     });
     const msgs = (await walEvents(dir)).map((r) => (r.event as { msg: string }).msg);
     expect(msgs).toEqual(['audit info', 'security warn', 'an error']);
+  });
+});
+
+describe('pino transport backpressure', () => {
+  it('a ring much smaller than what is logged: reading pauses and resumes, flush completes, nothing is lost', async () => {
+    const dir = tmp.join('wal');
+    const transport = pino.transport({
+      target: 'ironlog/pino',
+      options: { dir, ringBytes: 64 * 1024, maxEventBytes: 8 * 1024, maxBufferedBytes: 64 * 1024 },
+    });
+    const logger = pino(transport);
+    const pad = 'p'.repeat(400);
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      logger.info({ i, pad }, 'bulk');
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve) => {
+      transport.once('finish', () => resolve());
+      transport.once('close', () => resolve());
+      transport.end();
+    });
+    const indexes = (await walEvents(dir)).map((r) => (r.event as { i: number }).i);
+    expect(indexes).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+});
+
+describe('Producer.tryEmitEncoded (what the pino adapters emit through)', () => {
+  it('says at once whether the ring took the event: every accepted event is in the WAL exactly once, no refused one', async () => {
+    const dir = tmp.join('wal');
+    const sink = await openSink({ dir, ringBytes: 64 * 1024, maxEventBytes: 8 * 1024 });
+    const producer = connectProducer(sink.producer());
+    const encoder = new EventEncoder();
+    const acks: Promise<unknown>[] = [];
+    let refusals = 0;
+    const pad = 'q'.repeat(400);
+    for (let i = 0; i < 20_000; i++) {
+      const payload = Buffer.from(encoder.encode({ i, pad }));
+      for (;;) {
+        const ack = producer.tryEmitEncoded(payload);
+        if (ack !== undefined) {
+          acks.push(ack);
+          break;
+        }
+        refusals++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(acks);
+    producer.dispose();
+    await sink.close();
+    expect(refusals).toBeGreaterThan(0);
+    const indexes = (await walEvents(dir)).map((r) => (r.event as { i: number }).i);
+    expect(indexes).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
   });
 });

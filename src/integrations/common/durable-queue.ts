@@ -3,9 +3,8 @@
  * `push(event): boolean` over a sink's ring, with a `flush()` (async) and a `flushSync()`
  * (blocking) that both mean "every event pushed before the call is durable".
  *
- * Backpressure: the queue emits through a producer of its own connected with `onFull: 'reject'`,
- * so it learns synchronously whether the ring took an event (the producer's pending count grows
- * only on a successful claim). An event the ring has no room for waits in a small overflow list,
+ * Backpressure: the queue emits through a producer of its own with `tryEmitEncoded`, which says
+ * synchronously whether the ring took an event. An event the ring has no room for waits in a small overflow list,
  * `push()` returns false, and `'drain'` follows once the list has entered the ring. A caller that
  * ignores false (pino does) cannot grow memory without bound: past `maxBufferedBytes` of overflow,
  * `push()` blocks the thread (`Atomics.wait` on the ring's HEAD word, which the writer worker
@@ -21,7 +20,7 @@ import { stateError } from '../../groupcommit/ack-waiter.js';
 import { CommitState, RingState, sharedErrorCode } from '../../groupcommit/commit-state.js';
 import { connectProducer, type Producer } from '../../main/producer.js';
 import type { Sink } from '../../main/sink.js';
-import { I32 } from '../../ringbuffer/layout.js';
+import { FAILURE_ENTRIES, I32 } from '../../ringbuffer/layout.js';
 import { RingProducer } from '../../ringbuffer/ring.js';
 import { EventEncoder } from '../../wal/event-codec.js';
 
@@ -75,12 +74,14 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
   /** Failure-table entries before this index were looked at by `flushSync()`. */
   #failureCursor: number;
   #disposed = false;
+  /** Events up to this ordinal were reported failed-or-durable by a `flushSync()`: later ack rejections of theirs are not reported to a flush again. */
+  #reportedThrough = 0;
 
   constructor(sink: Sink, options: { maxBufferedBytes?: number | undefined } = {}) {
     super();
     this.sink = sink;
     const descriptor = sink.producer();
-    this.#producer = connectProducer({ ...descriptor, onFull: 'reject' });
+    this.#producer = connectProducer(descriptor);
     this.#state = new CommitState(descriptor.sab);
     this.#ring = new RingProducer(descriptor.sab);
     this.#maxEventBytes = descriptor.maxEventBytes;
@@ -120,9 +121,11 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
         return true;
       }
     }
+    // Before #queue: its pump may empty the list at once (space freed meanwhile) and must then
+    // emit the 'drain' this false promises.
+    this.#needDrain = true;
     this.#queue(payload, ordinal);
     if (this.#overflowBytes > this.#maxBufferedBytes) this.#drainOverflowSync(this.#maxBufferedBytes);
-    this.#needDrain = true;
     return false;
   }
 
@@ -165,7 +168,7 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
     const count = this.#state.failureCount;
     const low = this.#flushSyncLowSeq;
     let failed: IronlogError | undefined;
-    for (let n = Math.max(this.#failureCursor, count - 64); n < count; n++) {
+    for (let n = Math.max(this.#failureCursor, count - FAILURE_ENTRIES); n < count; n++) {
       const f = this.#state.failure(n);
       if (f.toSeq >= low && f.fromSeq <= target && failed === undefined) {
         failed = new IronlogError(
@@ -176,9 +179,16 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
     }
     this.#failureCursor = count;
     this.#flushSyncLowSeq = target + 1;
-    if (failed) throw failed;
-    // Failures found synchronously (encode errors) before this call are reported too.
-    this.#throwFailuresUpTo(this.#pushed, true);
+    const through = this.#pushed;
+    if (failed) {
+      // The acks of these events reject later, asynchronously: not a second report to a flush.
+      this.#reportedThrough = through;
+      this.#unreported = [];
+      throw failed;
+    }
+    // Failures found before this call (encode errors, acks already rejected) are reported too.
+    this.#reportedThrough = through;
+    this.#throwFailuresUpTo(through, true);
   }
 
   /** Stops accepting events and releases this queue's producer (the sink stays as it is). */
@@ -219,24 +229,18 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
   #tryEmit(payload: Buffer, ordinal: number, done: (() => void) | undefined): IronlogError | 'full' | undefined {
     const st = this.#state.state;
     if (st !== RingState.OPEN) return stateError(st, sharedErrorCode(this.#state.faultCodeIndex));
-    const before = this.#producer.pending;
-    const ack = this.#producer.emitEncoded(payload);
-    if (this.#producer.pending > before) {
-      const settled = ack.then(
-        () => undefined,
-        (err: unknown) => this.#fail(ordinal, asIronlogError(err)),
-      );
-      // An overflow event is already chained into #last (see #queue); a direct one becomes it:
-      // every earlier event is in the ring before it, so it settles last.
-      if (done) void settled.then(done);
-      else this.#last = settled;
-      return undefined;
-    }
-    // Refused synchronously: the reason is in the rejection, but the state was OPEN a moment ago
-    // and the size was checked, so it is the ring being full unless the state just changed.
-    ack.catch(() => {});
-    const now = this.#state.state;
-    return now === RingState.OPEN ? 'full' : stateError(now, sharedErrorCode(this.#state.faultCodeIndex));
+    const ack = this.#producer.tryEmitEncoded(payload);
+    if (ack === undefined) return 'full';
+    const settled = ack.then(
+      () => undefined,
+      (err: unknown) => this.#fail(ordinal, asIronlogError(err)),
+    );
+    // An overflow event is already chained into #last (see #queue); a direct one becomes it:
+    // every earlier event is in the ring before it, so it settles last. (A refused event, e.g.
+    // a faulted sink, settles at once: it is failed through the same handler.)
+    if (done) void settled.then(done);
+    else this.#last = settled;
+    return undefined;
   }
 
   #queue(payload: Buffer, ordinal: number): void {
@@ -271,7 +275,9 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
     }
     if (this.#needDrain) {
       this.#needDrain = false;
-      this.emit('drain');
+      // Never from inside push(): the caller registers its 'drain' listener after push returned
+      // false, and the pump may have finished without waiting once.
+      process.nextTick(() => this.emit('drain'));
     }
   }
 
@@ -304,7 +310,7 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
   }
 
   #fail(ordinal: number, error: IronlogError): void {
-    this.#unreported.push({ ordinal, error });
+    if (ordinal > this.#reportedThrough) this.#unreported.push({ ordinal, error });
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
