@@ -291,3 +291,39 @@ describe('winston transport', () => {
     expect(indexes).toEqual(Array.from({ length: 500 }, (_, i) => i));
   });
 });
+
+describe('recordIntent: an intent that cannot be recorded', () => {
+  it('fastify and express answer failureStatus and never run the handler', async () => {
+    const sink = await openSink({ dir: tmp.join('wal') });
+    let ran = 0;
+    const app = Fastify();
+    await app.register(ironlogFastify, { sink, recordIntent: true, failureStatus: 507 });
+    app.post('/act', async () => {
+      ran++;
+      return { ok: true };
+    });
+    await app.ready();
+    cleanups.push(() => app.close());
+    const ex = express();
+    ex.use(ironlogExpress({ sink, recordIntent: true, failureStatus: 507 }));
+    ex.post('/act', (_req, res) => {
+      ran++;
+      res.json({ ok: true });
+    });
+    const url = await listen(http.createServer(ex));
+    expect((await app.inject({ method: 'POST', url: '/act' })).statusCode).toBe(200);
+    expect((await fetch(`${url}/act`, { method: 'POST' })).status).toBe(200);
+    expect(ran).toBe(2);
+    await sink.close();
+    const f = await app.inject({ method: 'POST', url: '/act' });
+    expect(f.statusCode).toBe(507);
+    expect(f.json()).toMatchObject({ error: { code: 'ERR_IRONLOG_CLOSED' } });
+    const e = await fetch(`${url}/act`, { method: 'POST' });
+    expect(e.status).toBe(507);
+    expect(await e.json()).toMatchObject({ error: { code: 'ERR_IRONLOG_CLOSED' } });
+    expect(ran).toBe(2);
+    // Both requests of each framework: an intent and an outcome.
+    const types = (await walEvents(tmp.join('wal'))).map((r) => (r.event as { type: string }).type);
+    expect(types).toEqual(['http.intent', 'http.request', 'http.intent', 'http.request']);
+  });
+});
