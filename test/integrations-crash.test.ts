@@ -5,6 +5,7 @@
  * with every field of the caller's object.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { IntegrationChild, walEvents } from './helpers/integration-child.js';
 import { TempDir } from './helpers/tmp.js';
 
@@ -38,6 +39,10 @@ describe.each(['pino-transport', 'pino-destination', 'pino-destination-sync', 'w
     expect(indexes.slice(0, 900)).toEqual(Array.from({ length: 900 }, (_, i) => i));
     expect(new Set(indexes).size).toBe(indexes.length);
     const first = (await walEvents(tmp.path))[0]?.event as Record<string, unknown>;
+    // `ironlog replay` shows the caller's whole object as the record's event.
+    const replay = await runCli(['replay', '--dir', tmp.path, '--to-seq', '1', '--format', 'ndjson']);
+    expect(replay.code).toBe(0);
+    expect(JSON.parse(replay.stdout.trim().split('\n')[0] as string).event).toEqual(first);
     if (adapter === 'winston') {
       expect(first).toMatchObject({ i: 0, audit: true, level: 'info', message: 'line 0' });
     } else {
