@@ -76,6 +76,11 @@ export const ErrorCodes = {
   // CLI (issue 9)
   /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
   USAGE: 'ERR_IRONLOG_USAGE',
+  // integrations (pino, winston, fastify, express) and optional peer dependencies
+  /** A feature needs an optional peer dependency that is not installed; the message names the package to install. */
+  MISSING_DEPENDENCY: 'ERR_IRONLOG_MISSING_DEPENDENCY',
+  /** An adapter was asked for something that needs its sink open (e.g. `flushSync()`) before the sink finished opening. */
+  NOT_READY: 'ERR_IRONLOG_NOT_READY',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
