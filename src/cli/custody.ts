@@ -29,7 +29,28 @@ import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { isSourceUrl } from './args.js';
 import { beforeBrokenPipeExit } from './record-output.js';
 
-type Opts = Record<string, unknown>;
+/** The options of a hooked command that custody reads (commander's parsed values). */
+interface Opts {
+  readonly dir?: unknown;
+  readonly source?: unknown;
+  readonly from?: unknown;
+  readonly to?: unknown;
+  readonly fromSeq?: unknown;
+  readonly toSeq?: unknown;
+  readonly seq?: unknown;
+  readonly fromSize?: unknown;
+  readonly toSize?: unknown;
+  readonly consistency?: unknown;
+  readonly follow?: unknown;
+  readonly filter?: unknown;
+  readonly format?: unknown;
+  readonly output?: unknown;
+  readonly input?: unknown;
+  readonly publicKey?: unknown;
+  readonly custody?: unknown;
+  readonly actor?: unknown;
+  readonly key?: unknown;
+}
 
 /** How a command maps to a custody entry. */
 interface CustodyCommandSpec {
@@ -62,21 +83,21 @@ function detailsOf(o: Readonly<Record<string, string | number | boolean | undefi
 }
 
 const dirTarget = (o: Opts): ReturnType<CustodyCommandSpec['target']> => {
-  const dir = str(o['dir']);
+  const dir = str(o.dir);
   return dir === undefined ? undefined : { target: dir, url: false };
 };
 
 /** `--dir`, or a source (`--source <url>`, or a URL given as `--from`), as `resolveReadTarget` reads them. */
 const dirOrSource = (o: Opts): ReturnType<CustodyCommandSpec['target']> => {
-  const from = str(o['from']);
-  const url = str(o['source']) ?? (from !== undefined && isSourceUrl(from) ? from : undefined);
-  const dir = str(o['dir']);
+  const from = str(o.from);
+  const url = str(o.source) ?? (from !== undefined && isSourceUrl(from) ? from : undefined);
+  const dir = str(o.dir);
   if ((dir === undefined) === (url === undefined)) return undefined; // none or both: the command's usage error
   return dir !== undefined ? { target: dir, url: false } : { target: url as string, url: true };
 };
 
 const seqTimeRange = (o: Opts): CustodyRange =>
-  compact({ fromSeq: num(o['fromSeq']), toSeq: num(o['toSeq']), from: iso(o['from']), to: iso(o['to']) });
+  compact({ fromSeq: num(o.fromSeq), toSeq: num(o.toSeq), from: iso(o.from), to: iso(o.to) });
 
 /**
  * The commands that get a custody entry, by name. `erase`, `hold` and `prune` belong to later
@@ -86,13 +107,13 @@ export const kCustodyCommands: Readonly<Record<string, CustodyCommandSpec>> = {
   verify: {
     action: 'verify',
     target: dirOrSource,
-    details: (o) => detailsOf({ publicKey: o['publicKey'] !== undefined ? true : undefined }),
+    details: (o) => detailsOf({ publicKey: o.publicKey !== undefined ? true : undefined }),
   },
   replay: {
     action: 'replay',
     target: dirOrSource,
     range: seqTimeRange,
-    details: (o) => detailsOf({ follow: o['follow'] === true ? true : undefined, filter: str(o['filter']) }),
+    details: (o) => detailsOf({ follow: o.follow === true ? true : undefined, filter: str(o.filter) }),
   },
   export: {
     action: 'export',
@@ -100,29 +121,29 @@ export const kCustodyCommands: Readonly<Record<string, CustodyCommandSpec>> = {
     range: seqTimeRange,
     details: (o) =>
       detailsOf({
-        output: str(o['output']) === '-' ? '-' : str(o['output']) && path.resolve(o['output'] as string),
-        format: str(o['format']),
-        filter: str(o['filter']),
+        output: str(o.output) === '-' ? '-' : str(o.output) && path.resolve(o.output as string),
+        format: str(o.format),
+        filter: str(o.filter),
       }),
   },
   recover: {
     action: 'recover',
     target: (o) => {
-      const input = str(o['input']);
+      const input = str(o.input);
       return input === undefined ? undefined : { target: input, url: false };
     },
-    details: (o) => detailsOf({ output: str(o['output']) && path.resolve(o['output'] as string) }),
+    details: (o) => detailsOf({ output: str(o.output) && path.resolve(o.output as string) }),
   },
   prove: {
     action: 'prove',
     target: dirTarget,
     range: (o) =>
       compact({
-        seq: num(o['seq']),
-        fromSize: num(o['fromSize']),
-        toSize: num(o['toSize']),
+        seq: num(o.seq),
+        fromSize: num(o.fromSize),
+        toSize: num(o.toSize),
       }),
-    details: (o) => detailsOf({ consistency: o['consistency'] === true ? true : undefined }),
+    details: (o) => detailsOf({ consistency: o.consistency === true ? true : undefined }),
   },
   checkpoint: { action: 'checkpoint', target: dirTarget },
   erase: { action: 'erase', target: dirTarget },
@@ -170,10 +191,14 @@ export function installCustodyHooks(program: Command): void {
   for (const cmd of program.commands) {
     if (kCustodyCommands[cmd.name()] === undefined) continue;
     if (!hasOption(cmd, '--custody')) {
-      cmd.option('--custody <dir>', 'chain of custody: keep the custody log in DIR (default <dir>/custody; env IRONLOG_CUSTODY_DIR)');
+      cmd.option(
+        '--custody <dir>',
+        'chain of custody: keep the custody log in DIR (default <dir>/custody; env IRONLOG_CUSTODY_DIR)',
+      );
       cmd.option('--no-custody', 'run without a custody entry (noted in the custody log where possible)');
     }
-    if (!hasOption(cmd, '--actor')) cmd.option('--actor <name>', 'who acts, recorded in the custody entry (default: the OS user)');
+    if (!hasOption(cmd, '--actor'))
+      cmd.option('--actor <name>', 'who acts, recorded in the custody entry (default: the OS user)');
     if (!hasOption(cmd, '--key')) {
       cmd.option('--key <file>', 'sign the custody entry with this log signer key file (env IRONLOG_SIGNING_KEY_FILE)');
     }
@@ -185,10 +210,10 @@ export function installCustodyHooks(program: Command): void {
     const o = actionCommand.opts<Opts>();
     const t = spec.target(o);
     if (t === undefined) return;
-    const custody = o['custody'];
+    const custody = o.custody;
     const dir = custody === false ? undefined : (str(custody) ?? str(process.env['IRONLOG_CUSTODY_DIR']));
-    const keyFile = str(o['key']) ?? str(process.env['IRONLOG_SIGNING_KEY_FILE']);
-    const actor = str(o['actor']);
+    const keyFile = str(o.key) ?? str(process.env['IRONLOG_SIGNING_KEY_FILE']);
+    const actor = str(o.actor);
     const range = spec.range?.(o);
     const details = spec.details?.(o);
     const session = await beginCustody({
@@ -199,9 +224,7 @@ export function installCustodyHooks(program: Command): void {
       ...(details && Object.keys(details).length > 0 ? { details } : {}),
       via: 'cli',
       option:
-        custody === false
-          ? false
-          : compact({ dir, actor, key: keyFile === undefined ? undefined : { file: keyFile } }),
+        custody === false ? false : compact({ dir, actor, key: keyFile === undefined ? undefined : { file: keyFile } }),
       onNoteFailed: (err) =>
         process.stderr.write(
           `ironlog: custody off for ${spec.action}; the note could not be written: ${String((err as Error)?.message ?? err)}\n`,
@@ -233,7 +256,9 @@ function readKeyText(value: string): string {
     try {
       return fs.readFileSync(v, 'utf8').trim();
     } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `--public-key: cannot read ${v}: ${(err as Error).message}`, { cause: err });
+      throw new IronlogError(ErrorCodes.IO, `--public-key: cannot read ${v}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return v;
@@ -263,7 +288,9 @@ function printEntry(e: CustodyEntry): void {
 export function registerCustody(program: Command): void {
   const custody = program
     .command('custody')
-    .description('the chain-of-custody log of a WAL: who verified, replayed, exported, recovered or proved what, and when');
+    .description(
+      'the chain-of-custody log of a WAL: who verified, replayed, exported, recovered or proved what, and when',
+    );
   custody
     .command('list')
     .description('print the custody entries, oldest first')
@@ -297,10 +324,15 @@ Example:
     });
   custody
     .command('verify')
-    .description('check the custody log: every entry intact, in order, chained to the one before, and signed (with --public-key)')
+    .description(
+      'check the custody log: every entry intact, in order, chained to the one before, and signed (with --public-key)',
+    )
     .option('--dir <dir>', 'the WAL directory (its custody log is <dir>/custody/custody.log)')
     .option('--custody <dir>', 'the custody directory, when it is kept elsewhere')
-    .option('--public-key <key>', 'also require a valid signature on every entry by this verifier key (or a file holding it)')
+    .option(
+      '--public-key <key>',
+      'also require a valid signature on every entry by this verifier key (or a file holding it)',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -332,7 +364,8 @@ Example:
             `  torn last line: ${report.tornTail.bytes} bytes after entry ${report.tornTail.afterSeq ?? 'none'} (an append interrupted by a crash, not tampering; the next append cuts it and records it)`,
           );
         }
-        for (const p of report.problems) w(`  ${p.kind}${p.seq !== undefined ? ` (entry ${p.seq})` : ''}: ${p.message}`);
+        for (const p of report.problems)
+          w(`  ${p.kind}${p.seq !== undefined ? ` (entry ${p.seq})` : ''}: ${p.message}`);
       }
       process.exitCode = report.valid ? 0 : 1;
     });

@@ -71,6 +71,21 @@ export interface CustodySession {
   finish(result: CustodyResult): Promise<CustodyEntry | undefined>;
 }
 
+/** The custody range of read options (`fromSeq`, `toSeq`, `from`, `to`), the fields given only. */
+export function custodyRangeOf(o: {
+  readonly fromSeq?: number | undefined;
+  readonly toSeq?: number | undefined;
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+}): CustodyRange {
+  const r: { -readonly [K in keyof CustodyRange]?: CustodyRange[K] } = {};
+  if (o.fromSeq !== undefined) r.fromSeq = o.fromSeq;
+  if (o.toSeq !== undefined) r.toSeq = o.toSeq;
+  if (o.from instanceof Date) r.from = o.from.toISOString();
+  if (o.to instanceof Date) r.to = o.to.toISOString();
+  return r;
+}
+
 /** The custody directory for actions on replicated sources: `$XDG_STATE_HOME/ironlog/custody`. */
 export function userCustodyDir(): string {
   const state = process.env['XDG_STATE_HOME'] || path.join(os.homedir(), '.local', 'state');
@@ -108,7 +123,8 @@ function checkActor(actor: unknown): string {
   return actor;
 }
 
-function checkOption(option: unknown): CustodyOptions | false | undefined {
+/** Validates a `custody` option (`ERR_IRONLOG_INVALID_OPTION`); the key is read when an entry is signed. */
+export function resolveCustodyOption(option: unknown): CustodyOptions | false | undefined {
   if (option === undefined || option === false) return option;
   if (typeof option !== 'object' || option === null || Array.isArray(option)) {
     throw new IronlogError(
@@ -153,7 +169,7 @@ const kDisabled: CustodySession = Object.freeze({
  * possible: else `onNoteFailed`) and returns a session that records nothing more.
  */
 export async function beginCustody(ctx: CustodyContext): Promise<CustodySession> {
-  const option = checkOption(ctx.option);
+  const option = resolveCustodyOption(ctx.option);
   const o = option === false ? undefined : option;
   const actor = checkActor(o?.actor ?? osUserName());
   const loc = resolveDir(ctx, o);

@@ -346,8 +346,8 @@ export function ensureCustodyDir(dir: string, recursive: boolean): void {
       fs.mkdirSync(dir, { recursive, mode: 0o755 });
       fsyncDir(path.dirname(dir));
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') return ensureCustodyDir(dir, recursive);
-      throw writeError(dir, err);
+      // EEXIST: another process created it first; it is checked like an existing one.
+      if (errnoCode(err) !== 'EEXIST') throw writeError(dir, err);
     }
   }
   try {

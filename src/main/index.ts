@@ -23,6 +23,24 @@ export type {
   S3Credentials,
   VerifyMode,
 } from '../backends/types.js';
+export {
+  type CustodyAction,
+  type CustodyDetails,
+  type CustodyEntry,
+  type CustodyProblem,
+  type CustodyRange,
+  type CustodyResult,
+  type CustodyVerifyReport,
+  kCustodyGenesis,
+  listCustodyEntries,
+  verifyCustodyLog,
+} from '../compliance/custody.js';
+export {
+  type CustodyContext,
+  type CustodyOption,
+  type CustodyOptions,
+  recordCustody,
+} from '../compliance/custody-session.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport } from '../monitoring/health.js';
@@ -45,13 +63,12 @@ export {
   type RemoteRecord,
   type RemoteSource,
   type RemoteVerifyReport,
-  readRemoteWal,
-  verifyRemoteWal,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
 export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
-export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
+// The offline entry points with the chain of custody (one custody entry per call).
+export { type CustodialOptions, readRemoteWal, readWal, recoverWal, verifyRemoteWal, verifyWal } from './custodial.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

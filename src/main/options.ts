@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { type CustodyOption, type CustodyOptions, resolveCustodyOption } from '../compliance/custody-session.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 import {
@@ -83,6 +84,13 @@ export interface SinkOptions {
   /** Reserved for the compliance issue; passing it now fails with a clear error. */
   compliance?: unknown;
   /**
+   * Chain of custody of `sink.replay()` and `sink.verify()`: one entry per call in the custody
+   * log, `{ dir?, actor?, key? }` (default `<dir>/custody`, the OS user, signed with the
+   * `signing` key when there is one), or `false` (each call then writes only the note "custody
+   * off for <action>"). See `docs/compliance/integrity.md#chain-of-custody`.
+   */
+  custody?: CustodyOption;
+  /**
    * Prometheus metrics (prom-client), read from shared memory at scrape time; see
    * `docs/monitoring.md`. `true`: the sink creates a Registry of its own (`sink.metrics.registry`).
    * A `Registry`: the sink registers its metrics there (one sink per registry; they are removed on
@@ -111,6 +119,8 @@ export interface ResolvedSinkOptions {
   readonly replication: ResolvedReplicationOptions | undefined;
   /** `false` (off), `true` (a registry of the sink's own) or the user's registry. */
   readonly metrics: Registry | boolean;
+  /** The `custody` option, validated (undefined: the defaults). */
+  readonly custody: CustodyOptions | false | undefined;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -170,6 +180,7 @@ const kKnownOptions = new Set([
   'replication',
   'compliance',
   'metrics',
+  'custody',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -285,6 +296,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     walFsModuleData: input.walFsModuleData,
     replication,
     metrics,
+    custody: resolveCustodyOption(input.custody),
   };
 }
 

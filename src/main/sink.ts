@@ -6,6 +6,13 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CustodyAction, CustodyRange } from '../compliance/custody.js';
+import {
+  type CustodyContext,
+  custodyRangeOf,
+  generateWithCustody,
+  withCustody,
+} from '../compliance/custody-session.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -246,15 +253,37 @@ export class Sink {
   async *replay(options: ReplayOptions = {}): AsyncGenerator<WalRecord> {
     const durable = this.#state.durableSeq;
     const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
-    yield* readWal(this.options.dir, { ...options, toSeq, live: true });
+    const range = custodyRangeOf(options);
+    yield* generateWithCustody(this.#custody('replay', range), () =>
+      readWal(this.options.dir, { ...options, toSeq, live: true }),
+    );
   }
 
   /** Checks every checksum, the hash chain, seals and seq continuity of what is durable now. */
   async verify(): Promise<VerifyReport> {
-    await this.flush();
-    const report = await verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+    const report = await withCustody(
+      this.#custody('verify'),
+      async () => {
+        await this.flush();
+        return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+      },
+      (r) => (r.valid ? { status: 'ok' } : { status: 'problems', problems: r.problems.length }),
+    );
     this.#metrics?.recordCorruptions(report.problems.length);
     return report;
+  }
+
+  /** The custody context of an action of this sink (option `custody`; the `signing` key signs). */
+  #custody(action: CustodyAction, range?: CustodyRange): CustodyContext {
+    const dir = this.options.dir;
+    return {
+      action,
+      target: dir,
+      walDir: dir,
+      via: 'library',
+      option: this.options.custody,
+      ...(range ? { range } : {}),
+    };
   }
 
   /**
