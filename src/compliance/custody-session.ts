@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import {
   appendCustodyEntry,
+  assertCustodyAppendable,
   type CustodyAction,
   type CustodyDetails,
   type CustodyEntry,
@@ -205,6 +206,7 @@ export async function beginCustody(ctx: CustodyContext): Promise<CustodySession>
     return kDisabled;
   }
   ensureCustodyDir(loc.dir, !loc.underWal);
+  assertCustodyAppendable(loc.dir);
   let done = false;
   return {
     enabled: true,

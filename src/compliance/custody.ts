@@ -288,12 +288,7 @@ export async function appendCustodyEntry(
       let prev = kCustodyGenesis;
       if (last !== undefined) {
         const entry = parseEntryLine(last.toString('utf8'));
-        if (entry === undefined) {
-          throw new IronlogError(
-            ErrorCodes.CUSTODY_CORRUPT,
-            `the last entry of ${file} is not a custody entry, so nothing can be chained to it: run ironlog custody verify`,
-          );
-        }
+        if (entry === undefined) throw corruptTail(file);
         seq = entry.seq + 1;
         prev = sha256Hex(last);
       }
@@ -318,6 +313,34 @@ export async function appendCustodyEntry(
     }
   } finally {
     lock.release();
+  }
+}
+
+function corruptTail(file: string): IronlogError {
+  return new IronlogError(
+    ErrorCodes.CUSTODY_CORRUPT,
+    `the last entry of ${file} is not a custody entry, so nothing can be chained to it: run ironlog custody verify`,
+  );
+}
+
+/**
+ * Checks, before an action runs, that an entry can be chained to the custody log in `dir`: its
+ * last complete line is an entry (`ERR_IRONLOG_CUSTODY_CORRUPT` otherwise). A missing log is fine.
+ */
+export function assertCustodyAppendable(dir: string): void {
+  const file = path.join(dir, kCustodyLogName);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw io(`cannot read the custody log ${file}`, err);
+  }
+  try {
+    const { last } = readTail(fd, fs.fstatSync(fd).size);
+    if (last !== undefined && parseEntryLine(last.toString('utf8')) === undefined) throw corruptTail(file);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
