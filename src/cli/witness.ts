@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parseSignerKey, parseVerifierKey } from '../compliance/note.js';
 import { startWitnessServer, Witness } from '../compliance/witness.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { acquireDirLock } from '../main/dir-lock.js';
+import { acquireDirLock } from '../wal/dir-lock.js';
 import { listenForStop, parseSize, portArg } from './args.js';
 
 interface WitnessServeOptions {

@@ -21,10 +21,10 @@ import {
 const kRepoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /**
  * The shared known-answer data lives beside the repository (`../shared/testdata`), as in CI's
- * clone. IRONLOG_SHARED_TESTDATA points elsewhere (a git worktree). A missing file fails the test.
+ * clone. IRONLOG_SHARED_DIR points elsewhere (a git worktree). A missing file fails the test.
  */
-const { IRONLOG_SHARED_TESTDATA } = process.env;
-const kTestdata = IRONLOG_SHARED_TESTDATA ?? path.resolve(kRepoRoot, '../shared/testdata');
+const { IRONLOG_SHARED_DIR } = process.env;
+const kTestdata = path.join(IRONLOG_SHARED_DIR ?? path.resolve(kRepoRoot, '../shared'), 'testdata');
 
 interface Vectors {
   peterNeumann: { signerKey: string; verifierKey: string; text: string; signedNote: string };

@@ -168,7 +168,7 @@ export class Ed25519NoteSigner implements NoteSigner {
   readonly verifierKey: string;
   readonly #privateKey: KeyObject;
 
-  /** @internal use {@link parseSignerKey}. */
+  /** Use {@link parseSignerKey}, which checks the key first. */
   constructor(name: string, keyType: NoteKeyType, seed: Uint8Array) {
     this.name = name;
     this.keyType = keyType;
@@ -209,7 +209,7 @@ export class Ed25519NoteVerifier implements NoteVerifier {
   readonly publicKey: Buffer;
   readonly #key: KeyObject;
 
-  /** @internal use {@link parseVerifierKey}. */
+  /** Use {@link parseVerifierKey}, which checks the key first. */
   constructor(name: string, keyType: NoteKeyType, publicKey: Uint8Array) {
     this.name = name;
     this.keyType = keyType;

@@ -49,6 +49,13 @@ export const ErrorCodes = {
   PROOF_INVALID: 'ERR_IRONLOG_PROOF_INVALID',
   /** A hash tile or the tiled-size file under `tlog/` is missing, of the wrong length, or disagrees with the rest of the tree. */
   TLOG_CORRUPT: 'ERR_IRONLOG_TLOG_CORRUPT',
+  // transparency log (checkpointer, proofs, verifyLog)
+  /** A seq or tree size is not covered by a stored signed checkpoint (or the WAL has none at all). */
+  NOT_CHECKPOINTED: 'ERR_IRONLOG_NOT_CHECKPOINTED',
+  /** The `tlog/` directory disagrees with the WAL (tiles past the WAL's end, a leaf that differs, a bad index). */
+  TLOG_STATE: 'ERR_IRONLOG_TLOG_STATE',
+  /** The checkpointer worker failed: no more checkpoints are signed until the sink is reopened; emits go on. */
+  CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
   // Signed notes, checkpoints, cosignatures, proof files and witnesses (issue 10, engineer "note").
   /** A signer or verifier key string is malformed, of an unsupported type, or its key id does not match. */
   KEY_INVALID: 'ERR_IRONLOG_KEY_INVALID',
@@ -66,6 +73,9 @@ export const ErrorCodes = {
   WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
   /** Fewer witnesses than the quorum cosigned a checkpoint (when asking them, or when verifying it). */
   WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
+  // CLI (issue 9)
+  /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
+  USAGE: 'ERR_IRONLOG_USAGE',
   // Chain of custody (issue 10 item 5, engineer "custody").
   /** The custody log cannot be written where it would go (read-only WAL, e.g. a WORM mount): pass `--custody DIR` or `--no-custody`. */
   CUSTODY_READ_ONLY: 'ERR_IRONLOG_CUSTODY_READ_ONLY',
@@ -126,6 +136,14 @@ export class IronlogError extends Error {
     if (wire.stack !== undefined) err.stack = wire.stack;
     return err;
   }
+}
+
+/**
+ * The error of a bad option: `ERR_IRONLOG_INVALID_OPTION` with a message in the fixed form
+ * `options.<name> must be …` (the one helper every option validator uses).
+ */
+export function invalidOption(message: string): IronlogError {
+  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
 }
 
 /** True when `err` is an ironlog error (by code, so it also works across package copies). */

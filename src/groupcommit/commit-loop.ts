@@ -4,7 +4,7 @@
  * idle), and just as well in a test's own thread.
  *
  * Batching is natural: while one fdatasync runs, producers keep publishing, and the next drain
- * takes all of it (up to `maxBatchBytes`). See DESIGN §2 and `docs/durability.md`.
+ * takes all of it (up to `maxBatchBytes`). See `docs/architecture.md` and `docs/durability.md`.
  */
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';

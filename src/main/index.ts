@@ -23,6 +23,7 @@ export type {
   S3Credentials,
   VerifyMode,
 } from '../backends/types.js';
+export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 export {
   type CustodyAction,
   type CustodyDetails,
@@ -41,6 +42,28 @@ export {
   type CustodyOptions,
   recordCustody,
 } from '../compliance/custody-session.js';
+export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
+export {
+  type ConsistencyProof,
+  formatConsistencyProof,
+  formatRecordProof,
+  proveConsistency,
+  proveRecord,
+  type RecordProof,
+  type VerifiedProof,
+  verifyProofText,
+} from '../compliance/prove.js';
+export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
+export type { CheckpointEvent } from '../compliance/time-note.js';
+export {
+  type LogProblem,
+  type LogProblemKind,
+  type TimePeriod,
+  type VerifyLogOptions,
+  type VerifyLogReport,
+  verifyLog,
+} from '../compliance/verify-log.js';
+export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport } from '../monitoring/health.js';
@@ -65,7 +88,15 @@ export {
   type RemoteVerifyReport,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
-export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
+export type {
+  RecoverWalOptions,
+  RecoveryReport,
+  VerifyProblem,
+  VerifyReport,
+  VerifyWalOptions,
+  WalProgress,
+  WalRecord,
+} from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
 // The offline entry points with the chain of custody (one custody entry per call).
 export { type CustodialOptions, readRemoteWal, readWal, recoverWal, verifyRemoteWal, verifyWal } from './custodial.js';

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 import type { CustodyAction, CustodyRange } from '../compliance/custody.js';
 import {
   type CustodyContext,
@@ -13,6 +14,7 @@ import {
   generateWithCustody,
   withCustody,
 } from '../compliance/custody-session.js';
+import type { RecordProof } from '../compliance/prove.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -21,16 +23,25 @@ import type { SinkMetrics } from '../monitoring/sink-metrics.js';
 import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
+import { acquireDirLock, type DirLock } from '../wal/dir-lock.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterInit, WriterToMain } from '../workers/messages.js';
-import { acquireDirLock, type DirLock } from './dir-lock.js';
+import { CheckpointerHandle } from './checkpointing.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
+
+// Module-private symbols, as undici keeps its internals: openSink() wires a Sink through them.
+// They are not exported, so nothing outside this module can call these members, and their
+// `@internal` tag drops them from the published .d.ts (`stripInternal` in tsconfig.build.json).
+const kCreate = Symbol('ironlog.sink.create');
+const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
+const kAttachReplication = Symbol('ironlog.sink.attachReplication');
+const kStartReplication = Symbol('ironlog.sink.startReplication');
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -52,6 +63,12 @@ export interface SinkEvents {
   fault: [error: IronlogError];
   /** The fault cleared; `gapFromSeq..gapToSeq` were rejected and are named by a gap record. */
   faultCleared: [gap: { gapFromSeq: number; gapToSeq: number }];
+  /** With `signing`: a checkpoint was signed and stored under `<dir>/tlog/`. */
+  checkpoint: [checkpoint: CheckpointInfo];
+  /** With `signing`: a checkpoint could not be signed or stored (retried at the next tick); emits go on. */
+  checkpointError: [error: IronlogError];
+  /** With `signing.witnesses`: a witness failed, or fewer than `witnessQuorum` cosigned. */
+  witnessError: [error: IronlogError, url: string | undefined];
 }
 
 /**
@@ -75,13 +92,15 @@ export class Sink {
   readonly #stats: WriterStats;
   #metrics: SinkMetrics | undefined;
   #replication: ReplicationManager | undefined;
+  #checkpointer: CheckpointerHandle | undefined;
+  readonly #now: () => number;
   #closePromise: Promise<void> | undefined;
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
 
-  /** @internal Use {@link openSink}. */
-  constructor(
+  /** Use {@link openSink}: the writer worker must be running and have attached first. */
+  private constructor(
     options: ResolvedSinkOptions,
     worker: Worker,
     lock: DirLock,
@@ -93,10 +112,11 @@ export class Sink {
     this.#sab = sab;
     this.#state = new CommitState(sab);
     this.#stats = new WriterStats(sab);
+    this.#now = clock ?? Date.now;
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
-      // 'replicated' = durable ack first, then the quorum wait added by attachReplication().
+      // 'replicated' = durable ack first, then the quorum wait added by [kAttachReplication]().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
     });
@@ -104,6 +124,17 @@ export class Sink {
     worker.on('error', (err) => this.#onWorkerGone(err));
     this.#exitPromise = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('exit', (code) => this.#onWorkerGone(new Error(`writer worker exited with code ${code}`)));
+  }
+
+  /** @internal Called once by {@link openSink}. */
+  static [kCreate](
+    options: ResolvedSinkOptions,
+    worker: Worker,
+    lock: DirLock,
+    sab: SharedArrayBuffer,
+    clock: (() => number) | undefined,
+  ): Sink {
+    return new Sink(options, worker, lock, sab, clock);
   }
 
   /** Appends one event; resolves with its seq once durable. See {@link Producer.emit}. */
@@ -195,7 +226,7 @@ export class Sink {
    * thread's emit calls are timed and counted. With metrics off the prototype's methods run
    * untouched.
    */
-  attachMetrics(metrics: SinkMetrics): void {
+  [kAttachMetrics](metrics: SinkMetrics): void {
     this.#metrics = metrics;
     const producer = this.#producer;
     this.emit = (event) => metrics.trackEmit(producer.emit(event));
@@ -224,7 +255,7 @@ export class Sink {
    * the manager, and with `ack: 'replicated'` each emit also waits for its segment's quorum. Wraps
    * whatever emit functions are in place (so it composes with metrics).
    */
-  attachReplication(manager: ReplicationManager): void {
+  [kAttachReplication](manager: ReplicationManager): void {
     this.#replication = manager;
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
@@ -241,9 +272,51 @@ export class Sink {
     this.emitEncodedBatch = (payloads) => emitEncodedBatch.call(this, payloads).then(many);
   }
 
-  /** @internal Starts the replication catch-up (see {@link openSink}). */
-  replicationStart(): Promise<void> {
+  /** @internal Starts the replication catch-up (called once by {@link openSink}). */
+  [kStartReplication](): Promise<void> {
     return this.#replication?.start() ?? Promise.resolve();
+  }
+
+  /**
+   * @internal Called once by {@link openSink} with `signing`: starts the checkpointer worker
+   * (it catches up with the WAL and signs the `open` checkpoint before this resolves) and
+   * forwards every seal to it.
+   */
+  async startCheckpointer(): Promise<void> {
+    const signing = this.options.signing;
+    if (signing === undefined) return;
+    const handle = await CheckpointerHandle.start(this.options.dir, this.#sab, signing, () => this.#now());
+    this.#checkpointer = handle;
+    this.events.on('sealed', (segment) => handle.onSealed(segment));
+    handle.events.on('checkpoint', (c) => this.events.emit('checkpoint', c));
+    handle.events.on('checkpointError', (e) => this.events.emit('checkpointError', e));
+    handle.events.on('witnessError', (e, url) => this.events.emit('witnessError', e, url));
+  }
+
+  /**
+   * The inclusion proof of record `seq` (JSON contract: `{ seq, index, treeSize, leafData,
+   * leafHash, proof, checkpoint }`), against a signed checkpoint that covers it: when the latest
+   * one does not yet, a checkpoint is signed first. `formatRecordProof` turns it into a C2SP
+   * tlog-proof file. Needs the `signing` option (`ERR_IRONLOG_NOT_CHECKPOINTED` without it, or for
+   * a seq that is not durable).
+   */
+  prove(seq: number): Promise<RecordProof> {
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.INVALID_ARGUMENT, `sink.prove: seq must be a positive integer, got ${String(seq)}`),
+      );
+    }
+    if (this.#checkpointer === undefined) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.NOT_CHECKPOINTED, 'sink.prove needs a sink opened with the signing option'),
+      );
+    }
+    return this.#checkpointer.prove(seq);
+  }
+
+  /** With `signing`: the last signed checkpoint and each witness's state; undefined without. */
+  checkpointStatus(): CheckpointerStatus | undefined {
+    return this.#checkpointer?.status();
   }
 
   /**
@@ -317,6 +390,8 @@ export class Sink {
     } finally {
       this.#producer.dispose();
       this.#metrics?.dispose();
+      // After the writer stopped: the close checkpoint covers everything durable.
+      await this.#checkpointer?.close();
       await this.#replication?.close();
       this.#lock.release();
     }
@@ -457,13 +532,21 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     lock.release();
     throw err;
   }
-  const sink = new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  const sink = Sink[kCreate]({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
-      sink.attachMetrics(new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+      sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
+      await sink.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  if (resolved.signing) {
+    try {
+      await sink.startCheckpointer();
+    } catch (err) {
       await sink.close().catch(() => undefined);
       throw err;
     }
@@ -471,8 +554,8 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   if (replicationModule && replicatorPoolModule && resolved.replication) {
     const runner = replicatorPoolModule.createReplicatorPool(resolved.replication.threads);
     try {
-      // Synchronous up to attachReplication: no writer message ('sealed') can slip past unheard.
-      sink.attachReplication(
+      // Synchronous up to [kAttachReplication]: no writer message ('sealed') can slip past unheard.
+      sink[kAttachReplication](
         replicationModule.ReplicationManager.create({
           dir,
           nodeId: resolved.nodeId,
@@ -481,7 +564,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
         }),
       );
       // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
-      await sink.replicationStart();
+      await sink[kStartReplication]();
     } catch (err) {
       await sink.close().catch(() => undefined);
       // A manifest that failed to load leaves the pool unattached: close it here (idempotent).
