@@ -1,6 +1,6 @@
 /**
  * The public offline entry points (`readWal`, `verifyWal`, `recoverWal`, `readRemoteWal`,
- * `verifyRemoteWal`) with the chain of custody: each call appends exactly one entry to the
+ * `verifyRemoteWal`, `proveRecord`, `proveConsistency`, `verifyLog`) with the chain of custody: each call appends exactly one entry to the
  * custody log (see `docs/compliance/integrity.md`, "Chain of custody"). `src/wal` and
  * `src/replication` stay free of custody; the wrapping happens here, at the package's edge.
  *
@@ -16,6 +16,13 @@ import {
   generateWithCustody,
   withCustody,
 } from '../compliance/custody-session.js';
+import {
+  type ConsistencyProof,
+  proveConsistency as proveConsistencyRaw,
+  proveRecord as proveRecordRaw,
+  type RecordProof,
+} from '../compliance/prove.js';
+import { type VerifyLogOptions, type VerifyLogReport, verifyLog as verifyLogRaw } from '../compliance/verify-log.js';
 import {
   type RemoteReadOptions,
   type RemoteRecord,
@@ -127,5 +134,67 @@ export function readRemoteWal(
   return generateWithCustody(
     { action: 'replay', target: sourceTarget(source), range: custodyRangeOf(rest), via: 'library', option: custody },
     () => readRemoteWalRaw(source, rest),
+  );
+}
+
+/**
+ * The inclusion proof of record `seq` of a signed WAL, offline (see `src/compliance/prove.ts`);
+ * appends one custody entry (`prove`, range `{ seq }`).
+ */
+export function proveRecord(dir: string, seq: number, opts: CustodialOptions = {}): Promise<RecordProof> {
+  return withCustody(
+    {
+      action: 'prove',
+      target: custodyTarget(dir, false),
+      walDir: dir,
+      range: { seq },
+      via: 'library',
+      option: opts.custody,
+    },
+    () => proveRecordRaw(dir, seq),
+  );
+}
+
+/**
+ * The consistency proof between tree sizes `fromSize` and `toSize` (default: the latest
+ * checkpoint), offline (see `src/compliance/prove.ts`); appends one custody entry (`prove`).
+ */
+export function proveConsistency(
+  dir: string,
+  fromSize: number,
+  toSize?: number,
+  opts: CustodialOptions = {},
+): Promise<ConsistencyProof> {
+  return withCustody(
+    {
+      action: 'prove',
+      target: custodyTarget(dir, false),
+      walDir: dir,
+      range: toSize === undefined ? { fromSize } : { fromSize, toSize },
+      details: { consistency: true },
+      via: 'library',
+      option: opts.custody,
+    },
+    () => proveConsistencyRaw(dir, fromSize, toSize),
+  );
+}
+
+/**
+ * The transparency-log checks of a signed WAL (see `src/compliance/verify-log.ts`); appends one
+ * custody entry (`verify`, `details.publicKey: true`).
+ */
+export function verifyLog(dir: string, options: VerifyLogOptions & CustodialOptions): Promise<VerifyLogReport> {
+  const { custody, ...rest } = options;
+  return withCustody(
+    {
+      action: 'verify',
+      target: custodyTarget(dir, false),
+      walDir: dir,
+      details: { publicKey: true },
+      via: 'library',
+      option: custody,
+    },
+    () => verifyLogRaw(dir, rest),
+    (r) => (r.valid ? { status: 'ok' } : { status: 'problems', problems: r.problems.length }),
   );
 }

@@ -47,21 +47,18 @@ export {
   type ConsistencyProof,
   formatConsistencyProof,
   formatRecordProof,
-  proveConsistency,
-  proveRecord,
   type RecordProof,
   type VerifiedProof,
   verifyProofText,
 } from '../compliance/prove.js';
 export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
 export type { CheckpointEvent } from '../compliance/time-note.js';
-export {
-  type LogProblem,
-  type LogProblemKind,
-  type TimePeriod,
-  type VerifyLogOptions,
-  type VerifyLogReport,
-  verifyLog,
+export type {
+  LogProblem,
+  LogProblemKind,
+  TimePeriod,
+  VerifyLogOptions,
+  VerifyLogReport,
 } from '../compliance/verify-log.js';
 export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
@@ -99,7 +96,17 @@ export type {
 } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
 // The offline entry points with the chain of custody (one custody entry per call).
-export { type CustodialOptions, readRemoteWal, readWal, recoverWal, verifyRemoteWal, verifyWal } from './custodial.js';
+export {
+  type CustodialOptions,
+  proveConsistency,
+  proveRecord,
+  readRemoteWal,
+  readWal,
+  recoverWal,
+  verifyLog,
+  verifyRemoteWal,
+  verifyWal,
+} from './custodial.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

@@ -15,6 +15,7 @@ import {
   withCustody,
 } from '../compliance/custody-session.js';
 import type { RecordProof } from '../compliance/prove.js';
+import { signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -311,7 +312,8 @@ export class Sink {
         new IronlogError(ErrorCodes.NOT_CHECKPOINTED, 'sink.prove needs a sink opened with the signing option'),
       );
     }
-    return this.#checkpointer.prove(seq);
+    const checkpointer = this.#checkpointer;
+    return withCustody(this.#custody('prove', { seq }), () => checkpointer.prove(seq));
   }
 
   /** With `signing`: the last signed checkpoint and each witness's state; undefined without. */
@@ -346,7 +348,7 @@ export class Sink {
     return report;
   }
 
-  /** The custody context of an action of this sink (option `custody`; the `signing` key signs). */
+  /** The custody context of an action of this sink (option `custody`; a signed sink's key signs). */
   #custody(action: CustodyAction, range?: CustodyRange): CustodyContext {
     const dir = this.options.dir;
     return {
@@ -356,6 +358,8 @@ export class Sink {
       via: 'library',
       option: this.options.custody,
       ...(range ? { range } : {}),
+      // A signed sink signs its custody entries with its log key (unless custody.key says otherwise).
+      ...(this.options.signing ? { defaultKey: signerKeyOf(this.options.signing) } : {}),
     };
   }
 
