@@ -15,7 +15,9 @@ import {
   kCustodyGenesis,
   listCustodyEntries,
   openSink,
+  proveRecord,
   readWal,
+  verifyLog,
   verifyWal,
 } from '../dist/main/index.js';
 import { kBin, killChildren, runCli, spawnCli } from './helpers/cli.js';
@@ -552,4 +554,54 @@ describe('library entry points', () => {
     // The custody-off note was written without the key: named as unsigned, nothing else.
     expect(JSON.parse(v.stdout).problems).toEqual([expect.objectContaining({ kind: 'unsigned', seq: 4 })]);
   }, 120_000);
+});
+
+describe('signed WAL: prove, checkpoint and verify --public-key', () => {
+  it('a signed sink signs its custody entries with its log key; the tlog commands and functions add one entry each', async () => {
+    const { key, pub } = await keyPair();
+    const dir = tmp.join('signed');
+    const sink = await openSink({ dir, signing: { key: { file: key }, checkpointIntervalMs: 60_000 } });
+    const acks = await sink.emitBatch(Array.from({ length: 20 }, (_, i) => ({ i })));
+    const proof = await sink.prove((acks[4] as { seq: number }).seq);
+    expect(proof.seq).toBe(5);
+    expect((await sink.verify()).valid).toBe(true);
+    await sink.close();
+    const custody = path.join(dir, 'custody');
+    expect(entriesIn(custody).map((e) => [e.action, e.range, e.sig !== undefined])).toEqual([
+      ['prove', { seq: 5 }, true],
+      ['verify', undefined, true],
+    ]);
+
+    const step = async (args: string[], want: Partial<CustodyEntry>): Promise<void> => {
+      const before = entriesIn(custody).length;
+      const r = await runCli([...args, '--key', key]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      const after = entriesIn(custody);
+      expect(after).toHaveLength(before + 1);
+      expect(after.at(-1)).toMatchObject(want);
+    };
+    await step(['checkpoint', '--dir', dir], { action: 'checkpoint' });
+    await step(['prove', '--dir', dir, '--seq', '3', '--json'], { action: 'prove', range: { seq: 3 } });
+    await step(['prove', '--dir', dir, '--consistency', '--from-size', '2'], {
+      action: 'prove',
+      range: { fromSize: 2 },
+      details: { consistency: true },
+    });
+    await step(['verify', '--dir', dir, '--public-key', pub], { action: 'verify', details: { publicKey: true } });
+
+    expect((await proveRecord(dir, 7, { custody: { key: { file: key } } })).seq).toBe(7);
+    const report = await verifyLog(dir, {
+      publicKey: fs.readFileSync(pub, 'utf8').trim(),
+      custody: { key: { file: key } },
+    });
+    expect(report.valid).toBe(true);
+    const entries = entriesIn(custody);
+    expect(entries.slice(-2).map((e) => [e.action, e.via])).toEqual([
+      ['prove', 'library'],
+      ['verify', 'library'],
+    ]);
+    const v = await runCli(['custody', 'verify', '--dir', dir, '--public-key', pub]);
+    expect(v.code, v.stdout).toBe(0);
+    expect(v.stdout).toContain(`${entries.length} signatures verified`);
+  }, 180_000);
 });
