@@ -181,7 +181,9 @@ export async function acquireCustodyLock(dir: string, waitMs: number = kCustodyL
           cause: err,
         });
       }
-      continue;
+      // Taken over, or another process is taking it over: try again after a short pause (no spin
+      // while a takeover claim left by a crashed claimer ages out).
+      pause = 1;
     }
     if (Date.now() >= deadline) {
       throw new IronlogError(
