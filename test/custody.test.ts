@@ -605,3 +605,44 @@ describe('signed WAL: prove, checkpoint and verify --public-key', () => {
     expect(v.stdout).toContain(`${entries.length} signatures verified`);
   }, 180_000);
 });
+
+describe('deletion by local retention', () => {
+  it('each retention run that deletes segments appends one delete entry with the seq range and files', async () => {
+    const dir = tmp.join('wal');
+    const sink = await openSink({
+      dir,
+      nodeId: 'ret',
+      segmentBytes: 64 * 1024,
+      maxBatchBytes: 8 * 1024,
+      maxEventBytes: 8 * 1024,
+      segmentMaxAgeMs: 30,
+      custody: { actor: 'retention' },
+      replication: {
+        backends: [{ type: 'fs' as const, dir: tmp.join('bucket') }],
+        localRetention: { deleteAfterMs: 0 },
+      },
+    });
+    for (let i = 0; i < 10; i++) {
+      await sink.emitBatch(Array.from({ length: 50 }, (_, k) => ({ i: i * 50 + k, pad: 'r'.repeat(300) })));
+    }
+    const custody = path.join(dir, 'custody');
+    const deletions = (): CustodyEntry[] => entriesIn(custody).filter((e) => e.action === 'delete');
+    const end = Date.now() + 60_000;
+    while (deletions().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await sink.close();
+    const entries = deletions();
+    expect(entries.length).toBeGreaterThan(0);
+    let deletedFiles = 0;
+    for (const e of entries) {
+      expect(e).toMatchObject({ actor: 'retention', via: 'library', result: { status: 'ok' } });
+      expect(e.details).toMatchObject({ reason: 'local retention' });
+      const { firstFile, lastFile, segments } = e.details as { firstFile: string; lastFile: string; segments: number };
+      expect(Number(firstFile.slice(0, 20))).toBe(e.range?.fromSeq);
+      expect(fs.existsSync(path.join(dir, firstFile))).toBe(false);
+      expect(fs.existsSync(path.join(dir, lastFile))).toBe(false);
+      deletedFiles += segments;
+    }
+    expect(deletedFiles).toBeGreaterThan(0);
+    expect((await runCli(['custody', 'verify', '--dir', dir])).code).toBe(0);
+  }, 120_000);
+});

@@ -12,6 +12,7 @@ import {
   type CustodyContext,
   custodyRangeOf,
   generateWithCustody,
+  recordCustody,
   withCustody,
 } from '../compliance/custody-session.js';
 import type { RecordProof } from '../compliance/prove.js';
@@ -96,6 +97,8 @@ export class Sink {
   #checkpointer: CheckpointerHandle | undefined;
   readonly #now: () => number;
   #closePromise: Promise<void> | undefined;
+  /** Custody entries being appended in the background (deletions by local retention). */
+  #custodyPending: Promise<unknown> = Promise.resolve();
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
@@ -260,6 +263,7 @@ export class Sink {
     this.#replication = manager;
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
+    manager.events.on('deleted', (segments) => this.#recordDeletion(segments));
     if (this.options.ack !== 'replicated') return;
     const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
     const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);
@@ -348,6 +352,30 @@ export class Sink {
     return report;
   }
 
+  /** One custody entry (`delete`, the seq range and the files) per local-retention run that deleted segments. */
+  #recordDeletion(
+    segments: readonly { readonly firstSeq: number; readonly lastSeq: number; readonly file: string }[],
+  ): void {
+    const first = segments[0];
+    const last = segments[segments.length - 1];
+    if (first === undefined || last === undefined) return;
+    const ctx = this.#custody('delete', { fromSeq: first.firstSeq, toSeq: last.lastSeq });
+    const details = {
+      reason: 'local retention',
+      segments: segments.length,
+      firstFile: first.file,
+      lastFile: last.file,
+    };
+    this.#custodyPending = this.#custodyPending
+      .then(() => recordCustody({ ...ctx, details }))
+      .catch((err: unknown) => {
+        process.emitWarning(
+          `the custody entry of a local-retention deletion could not be written: ${String(err)}`,
+          'IronlogCustodyWarning',
+        );
+      });
+  }
+
   /** The custody context of an action of this sink (option `custody`; a signed sink's key signs). */
   #custody(action: CustodyAction, range?: CustodyRange): CustodyContext {
     const dir = this.options.dir;
@@ -397,6 +425,7 @@ export class Sink {
       // After the writer stopped: the close checkpoint covers everything durable.
       await this.#checkpointer?.close();
       await this.#replication?.close();
+      await this.#custodyPending;
       this.#lock.release();
     }
   }
