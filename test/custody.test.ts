@@ -344,6 +344,26 @@ describe('custody verify detects tampering', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/BROKEN: 3 entries/);
     expect(text.stdout).toContain('chain (entry 2)');
+
+    // Cutting the end is invisible to the chain, but not to a head kept from an earlier check.
+    const kept = await runCli(['custody', 'verify', '--dir', wal]);
+    const head = /head: (\d+:[0-9a-f]{64})/.exec(kept.stdout)?.[1] as string;
+    expect(head).toMatch(/^3:/);
+    expect((await runCli(['custody', 'verify', '--dir', wal, '--expect-head', head])).code).toBe(0);
+    const cut = await verifyLines(lines.slice(0, 2), undefined, 'cut');
+    expect(cut.code).toBe(0);
+    const cutDir = tmp.join('copy-cut');
+    const cutHead = await runCli(['custody', 'verify', '--custody', cutDir, '--expect-head', head]);
+    expect(cutHead.code).toBe(1);
+    expect(cutHead.stdout).toContain('head (entry 3): entry 3 of the head you kept is not in the log (it ends at 2)');
+    const rewritten = [...lines];
+    rewritten[2] = JSON.stringify({ ...JSON.parse(lines[2] as string), actor: 'x' });
+    await verifyLines(rewritten, undefined, 'rewritten');
+    const rw = await runCli(['custody', 'verify', '--custody', tmp.join('copy-rewritten'), '--expect-head', head]);
+    expect(rw.code).toBe(1);
+    expect(rw.stdout).toContain('the log was rewritten');
+    const badHead = await runCli(['custody', 'verify', '--dir', wal, '--expect-head', 'nope']);
+    expect(badHead.code).toBe(2);
   }, 120_000);
 });
 

@@ -22,6 +22,7 @@ import {
   errorResult,
   kCustodyDirName,
   listCustodyEntries,
+  parseCustodyHead,
   verifyCustodyLog,
 } from '../compliance/custody.js';
 import { beginCustody, type CustodySession, custodyTarget, userCustodyDir } from '../compliance/custody-session.js';
@@ -333,6 +334,10 @@ Example:
       '--public-key <key>',
       'also require a valid signature on every entry by this verifier key (or a file holding it)',
     )
+    .option(
+      '--expect-head <seq:sha256>',
+      'the head an earlier custody verify printed: fail if that entry is gone or changed',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -340,15 +345,20 @@ Example:
 Exit codes: 0 intact, 1 broken chain, bad or missing signature, edited, deleted, reordered or
 inserted entry (each named by seq and line), or no custody log; 2 usage or I/O error.
 A torn last line (an append interrupted by a crash) is reported but is not a failure.
-Note the head it prints: truncating the log's end is only detectable against a head you kept.
+Keep the head it prints: cutting entries off the end is only detectable against a head you kept
+(--expect-head <seq>:<sha256>).
 
 Example:
   $ ironlog custody verify --dir ./audit --public-key audit.pub`,
     )
-    .action(async (o: { dir?: string; custody?: string; publicKey?: string; json?: boolean }) => {
+    .action(async (o: { dir?: string; custody?: string; publicKey?: string; expectHead?: string; json?: boolean }) => {
       const dir = custodyDirOf(o);
       const publicKey = o.publicKey === undefined ? undefined : readKeyText(o.publicKey);
-      const report = await verifyCustodyLog(dir, publicKey === undefined ? {} : { publicKey });
+      const expectHead = o.expectHead === undefined ? undefined : parseCustodyHead(o.expectHead);
+      const report = await verifyCustodyLog(dir, {
+        ...(publicKey !== undefined ? { publicKey } : {}),
+        ...(expectHead ? { expectHead } : {}),
+      });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
@@ -358,7 +368,7 @@ Example:
             ? `${report.signed} signed (not checked: no --public-key)`
             : `${report.signaturesChecked} signatures verified`;
         w(`${report.valid ? 'intact' : 'BROKEN'}: ${report.entries} entries in ${report.file}, ${sigs}`);
-        if (report.head) w(`  head: seq ${report.head.seq} sha256 ${report.head.sha256}`);
+        if (report.head) w(`  head: ${report.head.seq}:${report.head.sha256} (keep it: --expect-head)`);
         if (report.tornTail) {
           w(
             `  torn last line: ${report.tornTail.bytes} bytes after entry ${report.tornTail.afterSeq ?? 'none'} (an append interrupted by a crash, not tampering; the next append cuts it and records it)`,

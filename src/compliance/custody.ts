@@ -433,13 +433,33 @@ function shapeProblem(v: unknown): string | undefined {
 export interface CustodyProblem {
   /** `malformed` (not an entry), `edited` (not in the canonical form it was written in), `seq`
    * (numbering broken: an entry deleted, inserted or reordered), `chain` (prev hash mismatch),
-   * `signature` (does not verify), `unsigned` (no signature while a key is required), `missing` (no log). */
-  readonly kind: 'malformed' | 'edited' | 'seq' | 'chain' | 'signature' | 'unsigned' | 'missing';
+   * `signature` (does not verify), `unsigned` (no signature while a key is required), `missing` (no log),
+   * `head` (the head kept from an earlier check is gone or differs: the log was cut or rewritten). */
+  readonly kind: 'malformed' | 'edited' | 'seq' | 'chain' | 'signature' | 'unsigned' | 'missing' | 'head';
   /** 1-based line number in the file. */
   readonly line: number;
   /** The seq the entry claims, when it could be read. */
   readonly seq?: number;
   readonly message: string;
+}
+
+/** An entry's seq and the SHA-256 of its line: what `custody verify` prints as the head, to keep. */
+export interface CustodyHead {
+  readonly seq: number;
+  readonly sha256: string;
+}
+
+/** Parses `<seq>:<hex sha256>` (`custody verify --expect-head`); `ERR_IRONLOG_INVALID_ARGUMENT` otherwise. */
+export function parseCustodyHead(text: string): CustodyHead {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  const seq = Number(m?.[1]);
+  if (!m || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `a custody head is <seq>:<sha256 hex>, as custody verify prints it, not ${JSON.stringify(text)}`,
+    );
+  }
+  return { seq, sha256: m[2] as string };
 }
 
 /** What `custody verify` reports. */
@@ -453,7 +473,7 @@ export interface CustodyVerifyReport {
   readonly signed: number;
   readonly signaturesChecked: number;
   /** The last entry: its seq and the SHA-256 of its line (keep it to detect a later truncation). */
-  readonly head?: { readonly seq: number; readonly sha256: string };
+  readonly head?: CustodyHead;
   /** A torn last line (an interrupted append, not tampering): its byte count. */
   readonly tornTail?: { readonly bytes: number; readonly afterSeq: number | undefined };
   readonly problems: readonly CustodyProblem[];
@@ -468,8 +488,9 @@ export interface CustodyVerifyReport {
 export function verifyCustodyBytes(
   bytes: Uint8Array,
   file: string,
-  opts: { verifier?: NoteVerifier } = {},
+  opts: { verifier?: NoteVerifier; expectHead?: CustodyHead } = {},
 ): CustodyVerifyReport {
+  let headFound: string | undefined;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const problems: CustodyProblem[] = [];
   const lastNl = buf.lastIndexOf(0x0a);
@@ -511,6 +532,7 @@ export function verifyCustodyBytes(
     }
     const entry = parsed as CustodyEntry;
     head = { seq: entry.seq, sha256: hash };
+    if (opts.expectHead !== undefined && entry.seq === opts.expectHead.seq && headFound === undefined) headFound = hash;
     if (JSON.stringify(entry) !== text || !raw.equals(Buffer.from(text, 'utf8'))) {
       problems.push({
         kind: 'edited',
@@ -567,6 +589,18 @@ export function verifyCustodyBytes(
     expectedPrev = hash;
     expectedSeq = entry.seq + 1;
   }
+  if (opts.expectHead !== undefined && headFound !== opts.expectHead.sha256) {
+    const { seq, sha256 } = opts.expectHead;
+    problems.push({
+      kind: 'head',
+      line: 0,
+      seq,
+      message:
+        headFound === undefined
+          ? `entry ${seq} of the head you kept is not in the log (it ends at ${head?.seq ?? 0}): the log was cut`
+          : `entry ${seq} has SHA-256 ${headFound}, not ${sha256} as when you kept it: the log was rewritten`,
+    });
+  }
   const tornBytes = buf.length - completeEnd;
   return {
     valid: problems.length === 0,
@@ -592,11 +626,15 @@ export function readCustodyLog(dir: string): Buffer | undefined {
 }
 
 /**
- * Verifies the custody log in `dir` (with `publicKey`, a verifier key, also every signature).
+ * Verifies the custody log in `dir` (with `publicKey`, a verifier key, also every signature; with
+ * `expectHead`, a head printed by an earlier check, also that the log still holds it).
  * A missing log is a problem (`missing`). Reads under the lock when the directory is writable,
  * so a concurrent append is never seen half-written; a read-only copy is read as it is.
  */
-export async function verifyCustodyLog(dir: string, opts: { publicKey?: string } = {}): Promise<CustodyVerifyReport> {
+export async function verifyCustodyLog(
+  dir: string,
+  opts: { publicKey?: string; expectHead?: CustodyHead } = {},
+): Promise<CustodyVerifyReport> {
   const verifier = opts.publicKey === undefined ? undefined : parseVerifierKey(opts.publicKey);
   if (verifier !== undefined && verifier.keyType !== kKeyTypeEd25519) {
     throw new IronlogError(
@@ -633,7 +671,10 @@ export async function verifyCustodyLog(dir: string, opts: { publicKey?: string }
       problems: [{ kind: 'missing', line: 0, message: `there is no custody log at ${file}` }],
     };
   }
-  return verifyCustodyBytes(bytes, file, verifier ? { verifier } : {});
+  return verifyCustodyBytes(bytes, file, {
+    ...(verifier ? { verifier } : {}),
+    ...(opts.expectHead ? { expectHead: opts.expectHead } : {}),
+  });
 }
 
 /** The entries of the custody log in `dir` that parse (for listing); `[]` when there is none. */

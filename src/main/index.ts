@@ -28,6 +28,7 @@ export {
   type CustodyAction,
   type CustodyDetails,
   type CustodyEntry,
+  type CustodyHead,
   type CustodyProblem,
   type CustodyRange,
   type CustodyResult,
