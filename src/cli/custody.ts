@@ -10,7 +10,6 @@
  * result (exit code 0 `ok`, 1 `problems`); an action that throws is recorded by
  * {@link finishCustodyOnError}, called from `main`.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -28,6 +27,7 @@ import {
 import { beginCustody, type CustodySession, custodyTarget, userCustodyDir } from '../compliance/custody-session.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { isSourceUrl } from './args.js';
+import { readKeyArg } from './key-arg.js';
 import { beforeBrokenPipeExit } from './record-output.js';
 
 /** The options of a hooked command that custody reads (commander's parsed values). */
@@ -251,20 +251,6 @@ function custodyDirOf(o: { dir?: string; custody?: string }): string {
   );
 }
 
-function readKeyText(value: string): string {
-  const v = value.trim();
-  if (v !== '' && fs.existsSync(v) && fs.statSync(v).isFile()) {
-    try {
-      return fs.readFileSync(v, 'utf8').trim();
-    } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `--public-key: cannot read ${v}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  }
-  return v;
-}
-
 function resultText(r: CustodyResult): string {
   if (r.status === 'error') return `error ${r.code ?? `exit ${r.exitCode ?? '?'}`}`;
   return r.status;
@@ -353,7 +339,7 @@ Example:
     )
     .action(async (o: { dir?: string; custody?: string; publicKey?: string; expectHead?: string; json?: boolean }) => {
       const dir = custodyDirOf(o);
-      const publicKey = o.publicKey === undefined ? undefined : readKeyText(o.publicKey);
+      const publicKey = o.publicKey === undefined ? undefined : readKeyArg(o.publicKey, '--public-key');
       const expectHead = o.expectHead === undefined ? undefined : parseCustodyHead(o.expectHead);
       const report = await verifyCustodyLog(dir, {
         ...(publicKey !== undefined ? { publicKey } : {}),
