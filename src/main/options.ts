@@ -1,6 +1,16 @@
 import type { Registry } from 'prom-client';
+// ---- data protection (issue 11) ----
+import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
+import type { MaskingOptions } from '../compliance/mask.js';
+import {
+  type ProtectionConfig,
+  resolveProtectionOptions,
+  type SubjectEncryptionOptions,
+} from '../compliance/protection.js';
+import type { PseudonymKey } from '../compliance/pseudonymize.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
+// ---- end data protection ----
 import {
   type ReplicationOptions,
   type ResolvedReplicationOptions,
@@ -90,6 +100,16 @@ export interface SinkOptions {
    * extra code at all; with metrics on, each emit call costs a timestamp and a few additions more.
    */
   metrics?: Registry | boolean;
+  // ---- data protection (issue 11; docs/compliance/data-protection.md) ----
+  /** Masking rules (field paths, patterns, card preset, Luhn scan), applied in the producer before encoding. Default: none. */
+  masking?: MaskingOptions;
+  /** Key of the `pseudonymize` masking action: `{ keyId, key }` (at least 32 bytes). Default: none. */
+  pseudonymization?: PseudonymKey;
+  /** Crypto-shredding: a subject's personal fields sealed under a per-subject key (needs `keyProvider`). Default: off. */
+  subjectEncryption?: SubjectEncryptionOptions;
+  /** Master keys that wrap data and subject keys: `{ type: 'static' | 'env' | 'file' | 'aws-kms', ... }` or a KeyProvider object. */
+  keyProvider?: KeyProviderSpec | KeyProvider;
+  // ---- end data protection ----
 }
 
 /** {@link SinkOptions} after validation and defaults. */
@@ -111,6 +131,8 @@ export interface ResolvedSinkOptions {
   readonly replication: ResolvedReplicationOptions | undefined;
   /** `false` (off), `true` (a registry of the sink's own) or the user's registry. */
   readonly metrics: Registry | boolean;
+  /** Masking / pseudonymization / subject encryption, validated; undefined when none is set. */
+  readonly protection: ProtectionConfig | undefined;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -170,6 +192,10 @@ const kKnownOptions = new Set([
   'replication',
   'compliance',
   'metrics',
+  'masking',
+  'pseudonymization',
+  'subjectEncryption',
+  'keyProvider',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -285,6 +311,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     walFsModuleData: input.walFsModuleData,
     replication,
     metrics,
+    protection: resolveProtectionOptions(input),
   };
 }
 

@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { readProtectedWal } from '../compliance/protected-read.js';
+import { protectionDescriptor } from '../compliance/protection.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -92,6 +94,8 @@ export class Sink {
       // 'replicated' = durable ack first, then the quorum wait added by attachReplication().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
+      protection: options.protection,
+      dir: options.dir,
     });
     worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
     worker.on('error', (err) => this.#onWorkerGone(err));
@@ -136,6 +140,9 @@ export class Sink {
       maxEventBytes: this.options.maxEventBytes,
       onFull: this.options.onFull,
       ack: this.options.ack === 'replicated' ? 'durable' : this.options.ack,
+      ...(this.options.protection
+        ? { protection: protectionDescriptor(this.options.protection), dir: this.options.dir }
+        : {}),
     };
   }
 
@@ -246,6 +253,12 @@ export class Sink {
   async *replay(options: ReplayOptions = {}): AsyncGenerator<WalRecord> {
     const durable = this.#state.durableSeq;
     const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
+    const kp = this.options.protection?.keyProvider;
+    if (kp !== undefined) {
+      // Sealed subject fields come back decrypted ('[ERASED]' once erased): issue 11.
+      yield* readProtectedWal(this.options.dir, { ...options, toSeq, live: true, keyProvider: kp });
+      return;
+    }
     yield* readWal(this.options.dir, { ...options, toSeq, live: true });
   }
 
