@@ -184,11 +184,16 @@ export class LocalKeyProvider implements KeyProvider {
     }
   }
 
-  async generateDataKey(context: KeyContext): Promise<GeneratedDataKey> {
+  async generateDataKey(context: KeyContext, _signal?: AbortSignal): Promise<GeneratedDataKey> {
     return this.generateDataKeySync(context);
   }
 
-  async unwrapDataKey(wrapped: Buffer, masterKeyId: string, context: KeyContext): Promise<Buffer> {
+  async unwrapDataKey(
+    wrapped: Buffer,
+    masterKeyId: string,
+    context: KeyContext,
+    _signal?: AbortSignal,
+  ): Promise<Buffer> {
     return this.unwrapDataKeySync(wrapped, masterKeyId, context);
   }
 }
@@ -273,16 +278,22 @@ interface KmsModule {
 
 const kKmsPackage = '@aws-sdk/client-kms';
 
-async function loadKms(): Promise<KmsModule> {
+/**
+ * Imports an optional package on first use; `ERR_IRONLOG_DEPENDENCY_MISSING` naming it (and the
+ * feature that needs it) when it is not installed.
+ */
+export async function loadOptionalModule<T>(name: string, feature: string): Promise<T> {
   try {
-    return (await import(kKmsPackage)) as KmsModule;
+    return (await import(name)) as T;
   } catch (err) {
-    throw new IronlogError(
-      ErrorCodes.DEPENDENCY_MISSING,
-      `the AWS KMS key provider needs the package ${kKmsPackage}: npm install ${kKmsPackage}`,
-      { cause: err },
-    );
+    throw new IronlogError(ErrorCodes.DEPENDENCY_MISSING, `${feature} needs the package ${name}: npm install ${name}`, {
+      cause: err,
+    });
   }
+}
+
+function loadKms(): Promise<KmsModule> {
+  return loadOptionalModule<KmsModule>(kKmsPackage, 'the AWS KMS key provider');
 }
 
 /**
