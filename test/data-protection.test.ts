@@ -3,7 +3,7 @@
  * (main thread and worker threads), subject keys, crypto-shredding. Every plaintext check greps
  * the raw bytes of every file under the WAL directory.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -67,6 +67,8 @@ function runWorker(descriptor: unknown, evs: unknown[]): Promise<Array<{ seq?: n
 type Ev = Record<string, any>;
 
 const kPan = '4111111111111111';
+/** Small segments: every plaintext check reads every byte of every file. */
+const kSegmentBytes = 1024 * 1024;
 const kPseudoKey = { keyId: 'p1', key: randomBytes(32) };
 
 describe('masking and pseudonymization in the producer', () => {
@@ -81,7 +83,7 @@ describe('masking and pseudonymization in the producer', () => {
   };
 
   it('masked plaintext never reaches the WAL bytes, from the main thread, emitBatch and emitEncoded', async () => {
-    const sink = await openSink({ dir: tmp.path, masking, pseudonymization: kPseudoKey });
+    const sink = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, masking, pseudonymization: kPseudoKey });
     const ev = (i: number) => ({
       i,
       user: { email: `alice${i}@example.org`, ssn: `078-05-112${i}` },
@@ -107,7 +109,7 @@ describe('masking and pseudonymization in the producer', () => {
       expect(e.note).toBe('paid with 411111******1111 ref [REDACTED]');
     }
     // Pseudonyms are stable per key: the same address gives the same token.
-    const again = await openSink({ dir: tmp.path, masking, pseudonymization: kPseudoKey });
+    const again = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, masking, pseudonymization: kPseudoKey });
     await again.emit(ev(0));
     await again.close();
     const all = (await events(tmp.path)) as Ev[];
@@ -115,7 +117,7 @@ describe('masking and pseudonymization in the producer', () => {
   });
 
   it('a worker-thread producer applies the same rules (carried as data in the descriptor)', async () => {
-    const sink = await openSink({ dir: tmp.path, masking, pseudonymization: kPseudoKey });
+    const sink = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, masking, pseudonymization: kPseudoKey });
     const descriptor = sink.producer();
     // The descriptor must be plain, cloneable data.
     expect(() => structuredClone(descriptor)).not.toThrow();
@@ -136,22 +138,228 @@ describe('masking and pseudonymization in the producer', () => {
 
   it('bad rules fail openSink with a typed error naming the option', async () => {
     await expect(
-      openSink({ dir: tmp.path, masking: { fields: [{ path: 'a..b', action: 'remove' }] } }),
+      openSink({
+        dir: tmp.path,
+        segmentBytes: kSegmentBytes,
+        masking: { fields: [{ path: 'a..b', action: 'remove' }] },
+      }),
     ).rejects.toMatchObject({
       code: ErrorCodes.INVALID_OPTION,
       message: expect.stringContaining('options.masking.fields[0].path'),
     });
-    await expect(openSink({ dir: tmp.path, masking: { patterns: [{ pattern: '(' }] } })).rejects.toMatchObject({
+    await expect(
+      openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, masking: { patterns: [{ pattern: '(' }] } }),
+    ).rejects.toMatchObject({
       code: ErrorCodes.INVALID_OPTION,
     });
     await expect(
-      openSink({ dir: tmp.path, masking: { fields: [{ path: 'a', action: 'pseudonymize' }] } }),
+      openSink({
+        dir: tmp.path,
+        segmentBytes: kSegmentBytes,
+        masking: { fields: [{ path: 'a', action: 'pseudonymize' }] },
+      }),
     ).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: expect.stringContaining('pseudonymization') });
     await expect(
-      openSink({ dir: tmp.path, pseudonymization: { keyId: 'k', key: randomBytes(8) } }),
+      openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, pseudonymization: { keyId: 'k', key: randomBytes(8) } }),
     ).rejects.toMatchObject({
       code: ErrorCodes.INVALID_OPTION,
     });
     expect(segmentFiles(tmp.path)).toEqual([]);
+  });
+});
+
+describe('crypto-shredding: subject keys, erasure', () => {
+  const subjectEncryption = {
+    subjectPath: 'patient.id',
+    fields: ['patient.name', 'patient.dob', 'notes[*]'],
+  };
+  let keyFile: string;
+  beforeEach(() => {
+    keyFile = path.join(tmp.path, '..', `${path.basename(tmp.path)}-keys.json`);
+    fs.writeFileSync(keyFile, JSON.stringify({ keys: { m1: randomBytes(32).toString('base64') } }));
+  });
+  afterEach(() => fs.rmSync(keyFile, { force: true }));
+
+  const visit = (i: number, who: 'alice' | 'bob') => ({
+    i,
+    action: 'chart.read',
+    ward: 'W3',
+    patient: {
+      id: `${who}-0001`,
+      name: who === 'alice' ? 'Alice Liddell' : 'Robert Tables',
+      dob: who === 'alice' ? '1852-05-04' : '1970-01-01',
+      room: 12,
+    },
+    notes: [`${who} complains of headaches`, `${who} visit ${i}`],
+  });
+
+  it('sealed in the WAL, decrypted on replay; after eraseSubject only that subject reads [ERASED] and verify stays valid', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const sink = await openSink({
+      dir: tmp.path,
+      segmentBytes: kSegmentBytes,
+      subjectEncryption,
+      keyProvider,
+      masking: { scanCardNumbers: true },
+    });
+    const sent: Ev[] = [];
+    for (let i = 0; i < 6; i++) {
+      const e = visit(i, i % 2 === 0 ? 'alice' : 'bob');
+      sent.push(e);
+      if (i < 4) await sink.emit(e);
+    }
+    await sink.emitBatch(sent.slice(4));
+    // Worker-thread producer: same rules and key provider from the descriptor, same subject keys.
+    const fromWorker = visit(6, 'alice');
+    sent.push(fromWorker);
+    const wr = await runWorker(sink.producer(), [fromWorker]);
+    expect(wr[0]?.seq).toBe(7);
+    const replayed: Ev[] = [];
+    for await (const r of sink.replay()) replayed.push(r.event as Ev);
+    expect(replayed).toEqual(sent);
+    await sink.close();
+
+    // The WAL holds ciphertext only, for both subjects; the rest of each record is plain.
+    for (const needle of ['Alice Liddell', 'Robert Tables', '1852-05-04', 'alice-0001', 'headaches', 'alice visit']) {
+      expect(filesContaining(tmp.path, needle), needle).toEqual([]);
+    }
+    const raw = (await events(tmp.path)) as Ev[];
+    expect(raw[0]?.ward).toBe('W3');
+    expect(raw[0]?.patient.room).toBe(12);
+    expect(raw[0]?.patient.name?.constructor?.name).toBe('SealedValue');
+    const aliceKid: string = raw[0]?.patient.name.kid;
+    const bobKid: string = raw[1]?.patient.name.kid;
+    expect(raw[6]?.patient.name.kid).toBe(aliceKid);
+    expect(aliceKid).not.toBe(bobKid);
+    expect(JSON.parse(JSON.stringify(raw[0]?.patient.id))).toEqual({ $sealed: aliceKid });
+
+    // The subject key, in plaintext and wrapped, before the erasure (to prove it is gone after).
+    const { SubjectKeyStore } = await import('../dist/compliance/keystore.js');
+    const { resolveKeyProvider } = await import('../dist/compliance/keys.js');
+    const store = new SubjectKeyStore(tmp.path, resolveKeyProvider(keyProvider));
+    const aliceKey = (await store.keyById(aliceKid)) as Buffer;
+    store.dispose();
+    const wrapped = JSON.parse(
+      fs.readFileSync(path.join(tmp.path, 'keys', 'subjects', `${aliceKid}.json`), 'utf8'),
+    ).wrapped;
+    const segDigests = (): string[] =>
+      segmentFiles(tmp.path).map((f) =>
+        createHash('sha256')
+          .update(fs.readFileSync(path.join(tmp.path, f)))
+          .digest('hex'),
+      );
+    const segBefore = segDigests();
+
+    expect(await eraseSubject(tmp.path, 'alice-0001', { keyProvider })).toEqual({ erased: true, kid: aliceKid });
+
+    // Not a byte of the WAL changed; verify is valid.
+    expect(segDigests()).toEqual(segBefore);
+    expect(await verifyWal(tmp.path)).toMatchObject({ valid: true, records: 7 });
+    // Nothing left anywhere in the directory that could recover Alice's fields.
+    for (const needle of [aliceKey, Buffer.from(wrapped, 'base64'), wrapped, 'Alice Liddell', 'alice-0001']) {
+      expect(filesContaining(tmp.path, needle)).toEqual([]);
+    }
+    const after: Ev[] = [];
+    for await (const r of readProtectedWal(tmp.path, { keyProvider })) after.push(r.event as Ev);
+    expect(after).toHaveLength(7);
+    for (const [i, e] of after.entries()) {
+      if (i % 2 === 1) {
+        expect(e).toEqual(sent[i]);
+      } else {
+        expect(e).toEqual({
+          ...sent[i],
+          patient: { id: kErased, name: kErased, dob: kErased, room: 12 },
+          notes: [kErased, kErased],
+        });
+      }
+    }
+    // A new event of the erased subject gets a fresh key and reads normally.
+    const again = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, subjectEncryption, keyProvider });
+    await again.emit(visit(7, 'alice'));
+    const last: Ev[] = [];
+    for await (const r of again.replay({ fromSeq: 8 })) last.push(r.event as Ev);
+    await again.close();
+    expect(last).toEqual([visit(7, 'alice')]);
+  });
+
+  it('reading without the key provider is a typed error naming the key id; decrypt: false marks sealed parts', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const sink = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, subjectEncryption, keyProvider });
+    await sink.emit(visit(0, 'bob'));
+    await sink.close();
+    const it1 = readProtectedWal(tmp.path);
+    await expect(it1.next()).rejects.toMatchObject({
+      code: ErrorCodes.KEY_UNAVAILABLE,
+      message: expect.stringMatching(/seq 1: .*key provider/),
+    });
+    const marked: Ev[] = [];
+    for await (const r of readProtectedWal(tmp.path, { decrypt: false })) marked.push(r.event as Ev);
+    expect(JSON.parse(JSON.stringify(marked[0]?.patient))).toMatchObject({
+      name: { $sealed: expect.any(String) },
+      room: 12,
+    });
+    // A wrong master key: the wrapped subject key does not authenticate.
+    const wrong = { type: 'static' as const, keys: { m1: randomBytes(32) } };
+    await expect(readProtectedWal(tmp.path, { keyProvider: wrong }).next()).rejects.toMatchObject({
+      code: ErrorCodes.DECRYPT,
+    });
+  });
+
+  it('bad input: non-object event, missing subject, provider that throws or hangs: typed errors, nothing written', async () => {
+    let mode: 'hang' | 'throw' | 'ok' = 'ok';
+    const inner = (await import('../dist/compliance/keys.js')).staticKeyProvider({ keys: { m: randomBytes(32) } });
+    const keyProvider = {
+      description: 'flaky',
+      timeoutMs: 200,
+      generateDataKey: (c: Record<string, string>, s: AbortSignal) =>
+        mode === 'hang'
+          ? new Promise<never>(() => undefined)
+          : mode === 'throw'
+            ? Promise.reject(new Error('HSM offline'))
+            : inner.generateDataKey(c, s),
+      unwrapDataKey: (w: Buffer, id: string, c: Record<string, string>, s: AbortSignal) =>
+        inner.unwrapDataKey(w, id, c, s),
+    };
+    const sink = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, subjectEncryption, keyProvider });
+    await expect(sink.emit('just a string')).rejects.toMatchObject({ code: ErrorCodes.SUBJECT });
+    await expect(sink.emit([1, 2])).rejects.toMatchObject({ code: ErrorCodes.SUBJECT });
+    await expect(sink.emit({ patient: { name: 'No Id' } })).rejects.toMatchObject({
+      code: ErrorCodes.SUBJECT,
+      message: expect.stringContaining('patient.id'),
+    });
+    await expect(sink.emit({ patient: { id: { nested: 1 } } })).rejects.toMatchObject({ code: ErrorCodes.SUBJECT });
+    mode = 'throw';
+    await expect(sink.emit(visit(0, 'alice'))).rejects.toMatchObject({
+      code: ErrorCodes.KEY_PROVIDER,
+      message: expect.stringContaining('HSM offline'),
+    });
+    mode = 'hang';
+    await expect(sink.emitBatch([visit(1, 'bob'), visit(2, 'bob')])).rejects.toMatchObject({
+      code: ErrorCodes.KEY_PROVIDER_TIMEOUT,
+    });
+    // Nothing of the refused events is in the WAL, and no key was stored for them.
+    await sink.flush();
+    expect(sink.durableSeq).toBe(0);
+    expect(fs.existsSync(path.join(tmp.path, 'keys', 'subject-index'))).toBe(false);
+    // The provider answers again: emits work, in this thread's order, while a key is being made.
+    mode = 'ok';
+    const p1 = sink.emit(visit(3, 'alice'));
+    const p2 = sink.emit(visit(4, 'alice'));
+    const p3 = sink.emit(visit(5, 'bob'));
+    expect((await Promise.all([p1, p2, p3])).map((a) => a.seq)).toEqual([1, 2, 3]);
+    await sink.close();
+    expect(((await events(tmp.path)) as Ev[]).map((e) => e.i)).toEqual([3, 4, 5]);
+    await expect(
+      openSink({
+        dir: tmp.path,
+        segmentBytes: kSegmentBytes,
+        subjectEncryption: { subjectPath: 'patient.*', fields: [] },
+        keyProvider,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION });
+    await expect(openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, subjectEncryption })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_OPTION,
+      message: expect.stringContaining('keyProvider'),
+    });
   });
 });

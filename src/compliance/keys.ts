@@ -40,6 +40,8 @@ export interface GeneratedDataKey {
 export interface KeyProvider {
   /** For messages: `static`, `file /etc/ironlog/keys.json`, `aws-kms arn:...`. */
   readonly description: string;
+  /** Milliseconds one call may take before ironlog gives up on it (typed timeout). Default 10,000. */
+  readonly timeoutMs?: number;
   /** A new random 32-byte data key, wrapped under the provider's current master key with `context`. */
   generateDataKey(context: KeyContext, signal: AbortSignal): Promise<GeneratedDataKey>;
   /** The plaintext of a key `generateDataKey` wrapped (same `context`, same `masterKeyId`). */
@@ -372,12 +374,12 @@ export function resolveKeyProvider(
   if (typeof option !== 'object' || option === null) {
     throw invalid(`${where} must be { type: 'static' | 'env' | 'file' | 'aws-kms', ... } or a KeyProvider object`);
   }
-  if (isKeyProvider(option)) return { provider: option, timeoutMs: kDefaultProviderTimeoutMs };
-  const spec = option as KeyProviderSpec;
-  const timeoutMs = spec.timeoutMs ?? kDefaultProviderTimeoutMs;
+  const timeoutMs = option.timeoutMs ?? kDefaultProviderTimeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
     throw invalid(`${where}.timeoutMs must be an integer from 1 to 600000, got ${String(timeoutMs)}`);
   }
+  if (isKeyProvider(option)) return { provider: option, timeoutMs };
+  const spec = option as KeyProviderSpec;
   switch (spec.type) {
     case 'static':
       return { provider: new LocalKeyProvider(spec, 'static', where), timeoutMs };
