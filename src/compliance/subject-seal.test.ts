@@ -48,7 +48,10 @@ describe('subject sealing', () => {
       expect.objectContaining({ code: ErrorCodes.DECRYPT }),
     );
     const flipped = new SealedValue(sealed.p.name.bytes);
-    flipped.bytes[flipped.bytes.length - 20] ^= 1;
+    flipped.bytes.writeUInt8(
+      (flipped.bytes.readUInt8(flipped.bytes.length - 20) ^ 1) & 0xff,
+      flipped.bytes.length - 20,
+    );
     expect(() => openSealed({ p: { name: flipped } }, () => key)).toThrow(
       expect.objectContaining({ code: ErrorCodes.DECRYPT }),
     );
