@@ -18,6 +18,7 @@ import {
   readWal,
   verifyWal,
 } from '../dist/main/index.js';
+import { collect, killChildren, spawnCli } from './helpers/cli.js';
 import { TempDir } from './helpers/tmp.js';
 
 let tmp: TempDir;
@@ -361,5 +362,73 @@ describe('crypto-shredding: subject keys, erasure', () => {
       code: ErrorCodes.INVALID_OPTION,
       message: expect.stringContaining('keyProvider'),
     });
+  });
+});
+
+describe('CLI: erase, replay and export of protected WALs', () => {
+  afterEach(() => killChildren());
+
+  it('ironlog erase --subject, then replay/export show [ERASED] for that subject only; verify stays valid; typed errors', async () => {
+    const keyFile = tmp.join('master-keys.json');
+    fs.writeFileSync(keyFile, JSON.stringify({ keys: { m1: randomBytes(32).toString('base64') } }));
+    const dir = tmp.join('wal');
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const subjectEncryption = { subjectPath: 'user.id', fields: ['user.name'] };
+    const sink = await openSink({ dir, segmentBytes: kSegmentBytes, subjectEncryption, keyProvider });
+    await sink.emit({ user: { id: 'u-1', name: 'Carol Danvers' }, action: 'login' });
+    await sink.emit({ user: { id: 'u-2', name: 'Diana Prince' }, action: 'login' });
+    await sink.close();
+
+    const replay = async (...extra: string[]) => collect(spawnCli(['replay', '--dir', dir, ...extra]));
+    const noKeys = await replay();
+    expect(noKeys.code).toBe(2);
+    expect(noKeys.stderr).toMatch(
+      /ERR_IRONLOG_KEY_UNAVAILABLE: record seq 1: subject key '[A-Za-z0-9_-]{22}' needs a key provider/,
+    );
+    expect(noKeys.stderr).not.toMatch(/\n\s+at /);
+    const marked = await replay('--no-decrypt');
+    expect(marked.code).toBe(0);
+    expect(JSON.parse(marked.stdout.split('\n')[0] as string).event.user.name).toEqual({ $sealed: expect.any(String) });
+    const before = await replay('--key-file', keyFile);
+    expect(
+      before.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).event.user.name),
+    ).toEqual(['Carol Danvers', 'Diana Prince']);
+
+    const noKeyErase = await collect(spawnCli(['erase', '--dir', dir, '--subject', 'u-1'], { IRONLOG_KEYS: '' }));
+    expect(noKeyErase.code).toBe(2);
+    expect(noKeyErase.stderr).toContain('ERR_IRONLOG_INVALID_ARGUMENT');
+    const erased = await collect(
+      spawnCli(['erase', '--dir', dir, '--subject', 'u-1', '--key-file', keyFile, '--json']),
+    );
+    expect(erased.code).toBe(0);
+    expect(JSON.parse(erased.stdout)).toEqual({ subjectErased: true, kid: expect.any(String) });
+    const again = await collect(spawnCli(['erase', '--dir', dir, '--subject', 'u-1', '--key-file', keyFile]));
+    expect(again.stdout).toContain('nothing to erase');
+
+    // Keys via the environment this time.
+    const keysText = fs.readFileSync(keyFile, 'utf8');
+    const after = await collect(spawnCli(['replay', '--dir', dir], { IRONLOG_KEYS: keysText }));
+    expect(after.code).toBe(0);
+    expect(
+      after.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).event),
+    ).toEqual([
+      { user: { id: '[ERASED]', name: '[ERASED]' }, action: 'login' },
+      { user: { id: 'u-2', name: 'Diana Prince' }, action: 'login' },
+    ]);
+    const out = tmp.join('export.ndjson');
+    const exp = await collect(
+      spawnCli(['export', '--dir', dir, '--output', out, '--key-file', keyFile, '--no-progress']),
+    );
+    expect(exp.code).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toContain('Diana Prince');
+    expect(fs.readFileSync(out, 'utf8')).not.toContain('Carol');
+    expect((await collect(spawnCli(['verify', '--dir', dir]))).code).toBe(0);
+    expect(filesContaining(dir, 'Carol Danvers')).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
+import { registerErase } from './erase.js';
 import { registerExport } from './export.js';
 import { registerMonitor } from './monitor.js';
 import { exitOnBrokenPipe } from './record-output.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerExport(program);
   registerRecover(program);
+  registerErase(program);
   registerStats(program);
   registerServe(program);
   registerMonitor(program);
