@@ -432,3 +432,150 @@ describe('CLI: erase, replay and export of protected WALs', () => {
     expect(filesContaining(dir, 'Carol Danvers')).toEqual([]);
   });
 });
+
+describe('record payload encryption (envelope, in the writer)', () => {
+  let keyFile: string;
+  beforeEach(() => {
+    keyFile = tmp.join('..', `${path.basename(tmp.path)}-master.json`);
+    fs.writeFileSync(keyFile, JSON.stringify({ keys: { m1: randomBytes(32).toString('base64') } }));
+  });
+  afterEach(() => fs.rmSync(keyFile, { force: true }));
+  const small = { segmentBytes: 128 * 1024, maxBatchBytes: 16 * 1024, maxEventBytes: 8 * 1024 };
+
+  it('round trip through a real sink; ciphertext only on disk; keys rotate per segment, count and start; verify valid', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const sink = await openSink({ dir: tmp.path, ...small, keyProvider, encryption: { recordsPerDataKey: 500 } });
+    const sent: Ev[] = [];
+    for (let b = 0; b < 20; b++) {
+      const batch = Array.from({ length: 100 }, (_, i) => ({
+        n: b * 100 + i,
+        secret: `top-secret-${b * 100 + i}`,
+        pad: 'x'.repeat(i),
+      }));
+      sent.push(...batch);
+      await sink.emitBatch(batch);
+    }
+    const wr = await runWorker(sink.producer(), [{ n: 2000, secret: 'top-secret-worker' }]);
+    expect(wr[0]?.seq).toBe(2001);
+    sent.push({ n: 2000, secret: 'top-secret-worker' });
+    const replayed: Ev[] = [];
+    for await (const r of sink.replay()) replayed.push(r.event as Ev);
+    expect(replayed).toEqual(sent);
+    await sink.close();
+
+    expect(segmentFiles(tmp.path).length).toBeGreaterThan(2);
+    expect(filesContaining(tmp.path, 'top-secret')).toEqual([]);
+    expect(filesContaining(tmp.path, 'xxxxxxxxxx')).toEqual([]);
+    const kids = new Set<string>();
+    for await (const r of readWal(tmp.path)) {
+      expect(r.flags & 1).toBe(1);
+      const body = r.event as Buffer;
+      kids.add(body.subarray(2, 2 + (body[1] as number)).toString('latin1'));
+    }
+    // 2001 records, a new key at least every 500 records and every new segment.
+    expect(kids.size).toBeGreaterThanOrEqual(Math.max(5, segmentFiles(tmp.path).length));
+    expect(await verifyWal(tmp.path)).toMatchObject({ valid: true, records: 2001 });
+
+    // A new writer session takes a new key; old segments are never rewritten and still read.
+    const digest = (f: string) =>
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(tmp.path, f)))
+        .digest('hex');
+    const firstSeg = segmentFiles(tmp.path).sort()[0] as string;
+    const firstDigest = digest(firstSeg);
+    const again = await openSink({ dir: tmp.path, ...small, keyProvider, encryption: true });
+    await again.emit({ n: 2001, secret: 'top-secret-late' });
+    await again.close();
+    expect(digest(firstSeg)).toBe(firstDigest);
+    const all: Ev[] = [];
+    const late = new Set<string>();
+    for await (const r of readProtectedWal(tmp.path, { keyProvider })) all.push(r.event as Ev);
+    for await (const r of readWal(tmp.path, { fromSeq: 2002 }))
+      late.add((r.event as Buffer).subarray(2, 24).toString());
+    expect(all).toEqual([...sent, { n: 2001, secret: 'top-secret-late' }]);
+    expect([...late].some((k) => kids.has(k))).toBe(false);
+  });
+
+  it('missing key, wrong master key, --no-decrypt marks; a flipped byte is caught and recover keeps the others', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const sink = await openSink({ dir: tmp.path, ...small, keyProvider, encryption: true });
+    for (let i = 0; i < 50; i++) await sink.emit({ i, secret: `s-${i}` });
+    await sink.close();
+    const marked: Ev[] = [];
+    for await (const r of readProtectedWal(tmp.path, { decrypt: false })) marked.push(r.event as Ev);
+    expect(marked[0]).toEqual({ $encrypted: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
+    const kid = marked[0]?.$encrypted as string;
+    await expect(readProtectedWal(tmp.path).next()).rejects.toMatchObject({
+      code: ErrorCodes.KEY_UNAVAILABLE,
+      message: expect.stringContaining(kid),
+    });
+    const wrong = { type: 'static' as const, keys: { m1: randomBytes(32) } };
+    await expect(readProtectedWal(tmp.path, { keyProvider: wrong }).next()).rejects.toMatchObject({
+      code: ErrorCodes.DECRYPT,
+    });
+
+    // Flip one ciphertext byte of record 10 in the segment file.
+    const seg = path.join(tmp.path, segmentFiles(tmp.path)[0] as string);
+    const bytes = fs.readFileSync(seg);
+    let target = -1;
+    for await (const r of readWal(tmp.path, { fromSeq: 10, toSeq: 10 })) target = bytes.indexOf(r.event as Buffer);
+    expect(target).toBeGreaterThan(0);
+    bytes[target + 30] = (bytes[target + 30] as number) ^ 0x01;
+    fs.writeFileSync(seg, bytes);
+    await expect(async () => {
+      for await (const _ of readWal(tmp.path)) void _;
+    }).rejects.toMatchObject({ code: ErrorCodes.WAL_CORRUPT });
+    const { recoverWal } = await import('../dist/main/index.js');
+    const out = tmp.join('recovered');
+    await recoverWal(tmp.path, out);
+    // The key store travels with the data (recover copies records, not keys).
+    fs.cpSync(path.join(tmp.path, 'keys'), path.join(out, 'keys'), { recursive: true });
+    const kept: number[] = [];
+    for await (const r of readProtectedWal(out, { keyProvider })) kept.push((r.event as Ev).i);
+    expect(kept).toContain(0);
+    expect(kept).toContain(49);
+    expect(kept).not.toContain(9);
+  });
+
+  it('a ciphertext moved to another seq fails authentication with a typed error for that record', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const sink = await openSink({ dir: tmp.path, ...small, keyProvider, encryption: true });
+    await sink.emit({ i: 1 });
+    await sink.emit({ i: 2 });
+    await sink.close();
+    const recs = [];
+    for await (const r of readWal(tmp.path)) recs.push(r);
+    const { RecordOpener } = await import('../dist/compliance/protected-read.js');
+    const opener = new RecordOpener(tmp.path, { keyProvider });
+    expect((await opener.open(recs[1] as never)).event).toEqual({ i: 2 });
+    await expect(opener.open({ ...(recs[0] as object), seq: 2 } as never)).rejects.toMatchObject({
+      code: ErrorCodes.DECRYPT,
+      message: expect.stringContaining('record seq 2'),
+    });
+    opener.dispose();
+  });
+
+  it('a provider that fails or hangs at open: typed error, nothing written', async () => {
+    const hanging = {
+      description: 'hanging',
+      timeoutMs: 200,
+      generateDataKey: () => new Promise<never>(() => undefined),
+      unwrapDataKey: () => Promise.reject(new Error('no')),
+    };
+    await expect(openSink({ dir: tmp.path, ...small, keyProvider: hanging, encryption: true })).rejects.toMatchObject({
+      code: ErrorCodes.KEY_PROVIDER_TIMEOUT,
+    });
+    const failing = { ...hanging, generateDataKey: () => Promise.reject(new Error('KMS says no')) };
+    await expect(openSink({ dir: tmp.path, ...small, keyProvider: failing, encryption: true })).rejects.toMatchObject({
+      code: ErrorCodes.KEY_PROVIDER,
+      message: expect.stringContaining('KMS says no'),
+    });
+    expect(segmentFiles(tmp.path)).toEqual([]);
+    // The directory is not left locked.
+    const ok = await openSink({ dir: tmp.path, ...small });
+    await ok.close();
+    await expect(openSink({ dir: tmp.path, encryption: true })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_OPTION,
+    });
+  });
+});

@@ -56,9 +56,11 @@ export function keyProviderFromCli(opts: KeyCliOptions): KeyProviderSpec | undef
  * `ERR_IRONLOG_KEY_UNAVAILABLE` naming the key id when a needed key is missing).
  */
 export function recordOpenerFor(dir: string, opts: KeyCliOptions): (r: WalRecord) => Promise<WalRecord> | WalRecord {
-  if (opts.decrypt === false) return (r) => r;
-  const keyProvider = keyProviderFromCli(opts);
+  const keyProvider = opts.decrypt === false ? undefined : keyProviderFromCli(opts);
   if (keyProvider === undefined && !SubjectKeyStore.exists(dir)) return (r) => r;
-  const opener = new RecordOpener(dir, keyProvider === undefined ? {} : { keyProvider });
+  const opener = new RecordOpener(dir, {
+    ...(keyProvider === undefined ? {} : { keyProvider }),
+    decrypt: opts.decrypt !== false,
+  });
   return (r) => opener.open(r);
 }

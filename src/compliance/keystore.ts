@@ -41,6 +41,8 @@ interface WrappedFile {
   readonly masterKeyId: string;
   readonly wrapped: string;
   readonly createdAt?: string;
+  /** Data keys: the node whose writer made it (bound into every record's AAD). */
+  readonly nodeId?: string;
 }
 
 interface CachedSubject extends SubjectKey {
@@ -76,6 +78,7 @@ export class SubjectKeyStore {
   readonly #bySubject = new Map<string, CachedSubject>();
   readonly #byKid = new Map<string, Buffer | typeof kErased>();
   readonly #creating = new Map<string, Promise<SubjectKey>>();
+  readonly #dataKeys = new Map<string, { key: Buffer; nodeId: string }>();
 
   /**
    * `walDir`: the WAL directory. `provider`: unwraps (and, for writers, wraps) keys; without one
@@ -275,6 +278,27 @@ export class SubjectKeyStore {
   }
 
   /**
+   * A record data key by id (`keys/data/<kid>.json`), unwrapped, with the node it belongs to;
+   * `ERR_IRONLOG_KEY_UNAVAILABLE` naming the kid when it is not in the store.
+   */
+  async dataKeyById(kid: string): Promise<{ key: Buffer; nodeId: string }> {
+    const cached = this.#dataKeys.get(kid);
+    if (cached) return cached;
+    const file = this.#file('data', `${kid}.json`);
+    const raw = kKidPattern.test(kid) ? readFileIfExists(file) : undefined;
+    if (raw === undefined) {
+      throw new IronlogError(ErrorCodes.KEY_UNAVAILABLE, `data key '${kid}' is not in the key store ${this.root}`);
+    }
+    const w = parseWrapped(raw, file);
+    if (typeof w.nodeId !== 'string') throw new IronlogError(ErrorCodes.KEY_UNAVAILABLE, `${file} names no node`);
+    const key = await this.#unwrapFile(w, dataKeyContext(kid, w.nodeId), `data key '${kid}'`);
+    const entry = { key, nodeId: w.nodeId };
+    if (this.#dataKeys.size >= kMaxCached) this.#dataKeys.delete(this.#dataKeys.keys().next().value as string);
+    this.#dataKeys.set(kid, entry);
+    return entry;
+  }
+
+  /**
    * Crypto-shredding: destroys the subject's key durably. Order (each step durable, the whole
    * idempotent, so a crash midway is finished by running it again): tombstone `erased/<kid>`,
    * remove `subjects/<kid>.json`, remove the index entry. Every in-process store of this
@@ -302,6 +326,11 @@ export class SubjectKeyStore {
     this.#bySubject.delete(typed);
     this.#byKid.set(kid, kErased);
   }
+}
+
+/** The provider context of a record data key. */
+export function dataKeyContext(kid: string, nodeId: string): KeyContext {
+  return { purpose: 'ironlog-data-key', kid, nodeId };
 }
 
 function subjectContext(kid: string): KeyContext {

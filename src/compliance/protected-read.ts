@@ -4,9 +4,11 @@
  * left as {@link SealedValue}s (JSON `{"$sealed":"<kid>"}`) with `decrypt: false`.
  */
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { type ReadWalOptions, readWal, type WalRecord } from '../wal/reader.js';
+import { RecordFlags } from '../wal/frame-layout.js';
+import { decodeEvent, type ReadWalOptions, readWal, type WalRecord } from '../wal/reader.js';
 import { type KeyProvider, type KeyProviderSpec, type ResolvedKeyProvider, resolveKeyProvider } from './keys.js';
 import { type kErased, SubjectKeyStore, typedSubject } from './keystore.js';
+import { decryptRecord, encryptedRecordKid } from './record-crypto.js';
 import { openSealed, sealedKids } from './subject-seal.js';
 
 /** How readers treat encrypted parts. */
@@ -38,7 +40,20 @@ export class RecordOpener {
    * `ERR_IRONLOG_KEY_UNAVAILABLE` naming a kid that is neither stored nor erased, or
    * `ERR_IRONLOG_DECRYPT` (naming the seq) when a field fails authentication.
    */
-  async open(r: WalRecord): Promise<WalRecord> {
+  async open(record: WalRecord): Promise<WalRecord> {
+    let r = record;
+    if ((r.flags & RecordFlags.ENCRYPTED) !== 0 && r.event instanceof Uint8Array) {
+      const kid = encryptedRecordKid(r.event);
+      if (!this.#decrypt) return { ...r, event: { $encrypted: kid } };
+      let plain: Buffer;
+      try {
+        const dk = await this.#store.dataKeyById(kid);
+        plain = decryptRecord(dk.key, dk.nodeId, r.seq, r.event);
+      } catch (err) {
+        throw withSeq(err, r.seq);
+      }
+      r = { ...r, event: decodeEvent(plain, 0, plain.length, 0) };
+    }
     if (!this.#decrypt || typeof r.event !== 'object' || r.event === null) return r;
     const kids = sealedKids(r.event);
     if (kids.size === 0) return r;
@@ -64,7 +79,7 @@ export class RecordOpener {
 
 function withSeq(err: unknown, seq: number): unknown {
   const e = err as IronlogError;
-  if (typeof e?.code !== 'string') return err;
+  if (typeof e?.code !== 'string' || e.message.startsWith(`record seq ${seq}`)) return err;
   return new IronlogError(e.code, `record seq ${seq}: ${e.message}`, { cause: e.cause ?? e });
 }
 

@@ -45,6 +45,17 @@ export interface ProtectionConfig {
   readonly subjectEncryption: Required<SubjectEncryptionOptions> | undefined;
   /** A provider spec (data), a custom provider object (main thread only), or undefined. */
   readonly keyProvider: KeyProviderSpec | KeyProvider | undefined;
+  /** Record payload encryption in the writer; undefined when off. */
+  readonly encryption: { readonly recordsPerDataKey: number } | undefined;
+}
+
+/** Options of record payload encryption (`openSink({ encryption })`). */
+export interface EncryptionOptions {
+  /**
+   * Rotate to a new data key after this many records (besides every writer start and every new
+   * segment). Default 1,000,000. Range 1 - 2^32.
+   */
+  readonly recordsPerDataKey?: number;
 }
 
 /** The options {@link resolveProtectionOptions} reads (a subset of the sink options). */
@@ -53,6 +64,7 @@ export interface ProtectionOptions {
   pseudonymization?: PseudonymKey;
   subjectEncryption?: SubjectEncryptionOptions;
   keyProvider?: KeyProviderSpec | KeyProvider;
+  encryption?: boolean | EncryptionOptions;
 }
 
 function invalid(message: string): IronlogError {
@@ -72,13 +84,29 @@ function compileSubjectPath(source: unknown): FieldPath {
 /** Validates the protection options; undefined when none is set. Throws `ERR_IRONLOG_INVALID_OPTION`. */
 export function resolveProtectionOptions(input: ProtectionOptions): ProtectionConfig | undefined {
   const { masking, pseudonymization, subjectEncryption, keyProvider } = input;
+  const enc = input.encryption;
   if (
     masking === undefined &&
     pseudonymization === undefined &&
     subjectEncryption === undefined &&
-    keyProvider === undefined
+    keyProvider === undefined &&
+    (enc === undefined || enc === false)
   ) {
     return undefined;
+  }
+  let encryption: { recordsPerDataKey: number } | undefined;
+  if (enc !== undefined && enc !== false) {
+    if (enc !== true && (typeof enc !== 'object' || enc === null)) {
+      throw invalid('options.encryption must be true, false or { recordsPerDataKey }');
+    }
+    const n = enc === true ? undefined : enc.recordsPerDataKey;
+    const recordsPerDataKey = n ?? 1_000_000;
+    if (!Number.isInteger(recordsPerDataKey) || recordsPerDataKey < 1 || recordsPerDataKey > 2 ** 32) {
+      throw invalid(`options.encryption.recordsPerDataKey must be an integer from 1 to 2^32, got ${String(n)}`);
+    }
+    if (keyProvider === undefined)
+      throw invalid("options.encryption needs options.keyProvider (e.g. { type: 'file', path })");
+    encryption = { recordsPerDataKey };
   }
   if (pseudonymization !== undefined) new Pseudonymizer(pseudonymization);
   compileMasking(masking, pseudonymization);
@@ -116,6 +144,7 @@ export function resolveProtectionOptions(input: ProtectionOptions): ProtectionCo
     pseudonymization,
     subjectEncryption: subjects,
     keyProvider,
+    encryption,
   });
 }
 

@@ -32,6 +32,18 @@ export interface CommitLoopDeps {
   /** Called when the WAL faults and when the fault clears (the worker turns these into messages). */
   readonly onFault?: (error: IronlogError) => void;
   readonly onFaultCleared?: (gapFromSeq: number, gapToSeq: number) => void;
+  /** Record payload encryption (issue 11), when on. */
+  readonly sealer?: RecordSealerHook | undefined;
+}
+
+/** What the loop needs to encrypt record payloads (implemented in `compliance/record-crypto.ts`). */
+export interface RecordSealerHook {
+  /** A data key is ready for the next batch (rotating when due); false when none came in time. */
+  prepare(segmentFirstSeq: number): boolean;
+  /** The encrypted record body of one payload. */
+  seal(seq: number, src: Uint8Array, offset: number, bytes: number): Uint8Array;
+  /** What the records of a batch fail with when `prepare` returned false. */
+  readonly unavailable: IronlogError;
 }
 
 /** How long the loop sleeps when idle and nothing else is due. */
@@ -60,16 +72,24 @@ export function runCommitLoop(deps: CommitLoopDeps): number {
   const stats = new WriterStats(deps.sab);
   const syncEveryBatch = init.syncMode === 'batch' || init.syncMode === 'always';
   // 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame.
-  const drainBytes = init.syncMode === 'always' ? 1 : init.maxBatchBytes;
+  const sealer = deps.sealer;
+  // Encrypted WAL frames are up to 3x a tiny ring frame (kid + tag): drain less, so a batch
+  // still fits in an empty segment.
+  const drainBytes = init.syncMode === 'always' ? 1 : sealer ? Math.ceil(init.maxBatchBytes / 3) : init.maxBatchBytes;
   let lastSyncMs = now();
   let fault: Fault | undefined;
   let closingSinceMs = 0;
   let lastAgeCheckMs = now();
   const batch = wal.batch;
 
-  const visit = (data: Uint8Array, payloadOffset: number, payloadBytes: number, seq: number, timeUs: number): void => {
-    batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
-  };
+  const visit = sealer
+    ? (data: Uint8Array, payloadOffset: number, payloadBytes: number, seq: number, timeUs: number): void => {
+        const body = sealer.seal(seq, data, payloadOffset, payloadBytes);
+        batch.addRecord(seq, timeUs, 1 /* RecordFlags.ENCRYPTED */, body, 0, body.length);
+      }
+    : (data: Uint8Array, payloadOffset: number, payloadBytes: number, seq: number, timeUs: number): void => {
+        batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
+      };
   const visitRejected = (_d: Uint8Array, _o: number, _b: number, seq: number): void => {
     // Faulted: the frame's seq is consumed (it becomes part of the gap) and its ack rejects.
     if (fault) fault.gapToSeq = seq;
@@ -158,6 +178,11 @@ export function runCommitLoop(deps: CommitLoopDeps): number {
         const n = consumer.drain(init.maxBatchBytes, visitRejected);
         consumer.release();
         if (n > 0) state.publishFailure(fromSeq, fault.gapToSeq, sharedErrorIndex(ErrorCodes.WAL_FAULTED));
+        continue;
+      }
+      if (sealer && !sealer.prepare(wal.segmentFirstSeq)) {
+        // No data key: fail closed (the frames are rejected through the fault path, never stored in clear).
+        enterFault(sealer.unavailable, wal.lastSeq + 1, wal.lastSeq);
         continue;
       }
       const n = consumer.drain(drainBytes, visit);

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
 import type { MaskingOptions } from '../compliance/mask.js';
 import {
+  type EncryptionOptions,
   type ProtectionConfig,
   resolveProtectionOptions,
   type SubjectEncryptionOptions,
@@ -109,6 +110,11 @@ export interface SinkOptions {
   subjectEncryption?: SubjectEncryptionOptions;
   /** Master keys that wrap data and subject keys: `{ type: 'static' | 'env' | 'file' | 'aws-kms', ... }` or a KeyProvider object. */
   keyProvider?: KeyProviderSpec | KeyProvider;
+  /**
+   * Record payload encryption with AES-256-GCM in the writer (envelope: data keys wrapped by
+   * `keyProvider`, rotated per writer start, per segment and per `recordsPerDataKey`). Default off.
+   */
+  encryption?: boolean | EncryptionOptions;
   // ---- end data protection ----
 }
 
@@ -196,6 +202,7 @@ const kKnownOptions = new Set([
   'pseudonymization',
   'subjectEncryption',
   'keyProvider',
+  'encryption',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */

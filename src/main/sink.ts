@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { resolveKeyProvider } from '../compliance/keys.js';
 import { readProtectedWal } from '../compliance/protected-read.js';
 import { protectionDescriptor } from '../compliance/protection.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
@@ -19,7 +20,8 @@ import { wakeConsumer } from '../ringbuffer/ring.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
-import type { WriterInit, WriterToMain } from '../workers/messages.js';
+import type { WriterEncryptionInit, WriterInit, WriterToMain } from '../workers/messages.js';
+import type { DataKeyFeeder } from './data-keys.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
@@ -74,6 +76,8 @@ export class Sink {
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
+  /** @internal Run once when the sink closes (the data-key feeder of record encryption, issue 11). */
+  readonly closeHooks: Array<() => void> = [];
 
   /** @internal Use {@link openSink}. */
   constructor(
@@ -299,6 +303,7 @@ export class Sink {
         await this.#exitPromise;
       }
     } finally {
+      for (const hook of this.closeHooks.splice(0)) hook();
       this.#producer.dispose();
       this.#metrics?.dispose();
       await this.#replication?.close();
@@ -379,6 +384,13 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const lock = acquireDirLock(dir);
+  // ---- data protection (issue 11): record encryption's first data keys, before the writer starts ----
+  let sinkRef: Sink | undefined;
+  const dataKeys = await startDataKeys(resolved, dir, (err) => sinkRef?.events.emit('fault', err)).catch((err) => {
+    lock.release();
+    throw err;
+  });
+  // ---- end data protection ----
   const init: WriterInit = {
     dir,
     nodeId: resolved.nodeId,
@@ -392,11 +404,16 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     faultRetryMs: kFaultRetryMs,
     walFsModule: resolved.walFsModule,
     walFsModuleData: resolved.walFsModuleData,
+    encryption: dataKeys?.init,
   };
   let worker: Worker;
   try {
-    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), { workerData: init });
+    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), {
+      workerData: init,
+      transferList: dataKeys ? [dataKeys.init.port] : [],
+    });
   } catch (err) {
+    dataKeys?.feeder.close();
     lock.release();
     throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
       cause: err,
@@ -437,10 +454,13 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     });
   } catch (err) {
     await worker.terminate();
+    dataKeys?.feeder.close();
     lock.release();
     throw err;
   }
   const sink = new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  sinkRef = sink;
+  if (dataKeys) sink.closeHooks.push(() => dataKeys.feeder.close());
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
@@ -465,4 +485,22 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     }
   }
   return sink;
+}
+
+/** Record encryption (issue 11): starts the data-key feeder (loaded only when encryption is on). */
+async function startDataKeys(
+  resolved: ResolvedSinkOptions,
+  dir: string,
+  onError: (err: IronlogError) => void,
+): Promise<{ feeder: DataKeyFeeder; init: WriterEncryptionInit } | undefined> {
+  const enc = resolved.protection?.encryption;
+  const kp = resolved.protection?.keyProvider;
+  if (enc === undefined || kp === undefined) return undefined;
+  const { DataKeyFeeder } = await import('./data-keys.js');
+  const provider = resolveKeyProvider(kp);
+  const feeder = await DataKeyFeeder.start(dir, resolved.nodeId, provider, onError);
+  return {
+    feeder,
+    init: { port: feeder.writerPort, recordsPerDataKey: enc.recordsPerDataKey, waitMs: provider.timeoutMs },
+  };
 }
