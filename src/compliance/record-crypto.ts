@@ -56,12 +56,52 @@ export function encryptedRecordKid(body: Uint8Array): string {
 
 /** Encrypts one payload; returns the record body. */
 export function encryptRecord(dk: DataKey, nodeId: string, seq: number, payload: Uint8Array): Buffer {
-  const kid = Buffer.from(dk.kid, 'latin1');
-  const c = createCipheriv('aes-256-gcm', dk.key, nonceOf(seq));
-  c.setAAD(recordAad(nodeId, seq, dk.kid));
-  const ct = c.update(payload);
-  c.final();
-  return Buffer.concat([Buffer.from([kRecordCryptoVersion, kid.length]), kid, ct, c.getAuthTag()]);
+  return new RecordCipher(dk, nodeId).encrypt(seq, payload);
+}
+
+/**
+ * Encryption under one data key with the per-record buffers (AAD, nonce, body) reused: the
+ * writer's hot path allocates only what node:crypto does.
+ */
+class RecordCipher {
+  readonly kid: string;
+  readonly #key: Buffer;
+  readonly #aad: Buffer;
+  readonly #seqAt: number;
+  readonly #nonce = Buffer.alloc(12);
+  readonly #head: number;
+  #body: Buffer = Buffer.allocUnsafe(4096);
+
+  constructor(dk: DataKey, nodeId: string) {
+    this.kid = dk.kid;
+    this.#key = dk.key;
+    this.#aad = recordAad(nodeId, 0, dk.kid);
+    this.#seqAt = this.#aad.length - 8 - dk.kid.length;
+    this.#head = 2 + dk.kid.length;
+  }
+
+  /** The body of `payload` at `seq` (a view into a reused buffer: valid until the next call). */
+  encrypt(seq: number, payload: Uint8Array): Buffer {
+    const lo = seq % 4294967296;
+    const hi = Math.floor(seq / 4294967296);
+    this.#nonce.writeUInt32LE(lo, 4);
+    this.#nonce.writeUInt32LE(hi, 8);
+    this.#aad.writeUInt32LE(lo, this.#seqAt);
+    this.#aad.writeUInt32LE(hi, this.#seqAt + 4);
+    const total = this.#head + payload.length + kTagBytes;
+    if (this.#body.length < total) this.#body = Buffer.allocUnsafe(Math.max(total, this.#body.length * 2));
+    const body = this.#body;
+    body[0] = kRecordCryptoVersion;
+    body[1] = this.kid.length;
+    body.write(this.kid, 2, 'latin1');
+    const c = createCipheriv('aes-256-gcm', this.#key, this.#nonce);
+    c.setAAD(this.#aad);
+    const ct = c.update(payload);
+    ct.copy(body, this.#head);
+    c.final();
+    c.getAuthTag().copy(body, this.#head + ct.length);
+    return body.subarray(0, total);
+  }
 }
 
 /** Decrypts a record body; `ERR_IRONLOG_DECRYPT` (naming the seq) when it does not authenticate. */
@@ -94,7 +134,7 @@ export class RecordEncryptor {
   readonly #waitMs: number;
   readonly #takeKey: () => DataKey | undefined;
   readonly #sleep = new Int32Array(new SharedArrayBuffer(4));
-  #current: DataKey | undefined;
+  #current: RecordCipher | undefined;
   #count = 0;
   #segment = -1;
 
@@ -125,7 +165,7 @@ export class RecordEncryptor {
     for (;;) {
       const k = this.#takeKey();
       if (k !== undefined) {
-        this.#current = k;
+        this.#current = new RecordCipher(k, this.#nodeId);
         this.#count = 0;
         this.#segment = segmentFirstSeq;
         return true;
@@ -139,9 +179,12 @@ export class RecordEncryptor {
     }
   }
 
-  /** The encrypted body of one record (`prepare` must have returned true for this batch). */
+  /**
+   * The encrypted body of one record (`prepare` must have returned true for this batch): a view
+   * into a reused buffer, valid until the next call (the batch builder copies it at once).
+   */
   seal(seq: number, src: Uint8Array, offset: number, bytes: number): Buffer {
     this.#count++;
-    return encryptRecord(this.#current as DataKey, this.#nodeId, seq, src.subarray(offset, offset + bytes));
+    return (this.#current as RecordCipher).encrypt(seq, src.subarray(offset, offset + bytes));
   }
 }
