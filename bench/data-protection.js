@@ -13,7 +13,7 @@ import { makeEvent } from './lib/event.js';
 import { machineInfo, machineRows } from './lib/machine.js';
 import { runPaced } from './lib/paced.js';
 import { median, summarizeLatency } from './lib/stats.js';
-import { createTmpRoot } from './lib/tmp.js';
+import { createTmpRoot, waitForQuietDisk } from './lib/tmp.js';
 
 const num = (name, fallback) => {
   const v = Number(process.env[name]);
@@ -71,6 +71,9 @@ async function runMode(label, options) {
     for (let s = 0; s < kSubjects; s += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => sink.emit(event(s + i))));
     }
+    // Every mode: the same warm-up, then wait until the disk is quiet again (the key store's
+    // fsyncs of new subjects must not leak into the measured window).
+    waitForQuietDisk(dir, { quietMs: 1000, maxMs: 10_000 });
     const ctl = createControl();
     let n = 0;
     const lanes = runLanes({ ctl, inFlight, op: () => sink.emit(event(n++)) });
