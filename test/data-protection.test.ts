@@ -283,6 +283,42 @@ describe('crypto-shredding: subject keys, erasure', () => {
     expect(last).toEqual([visit(7, 'alice')]);
   });
 
+  it('replicated objects hold ciphertext only and no keys: after erasure nothing there recovers the subject', async () => {
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const replica = tmp.join('..', `${path.basename(tmp.path)}-replica`);
+    const dir = tmp.join('wal');
+    try {
+      const sink = await openSink({
+        dir,
+        segmentBytes: kSegmentBytes,
+        segmentMaxAgeMs: 100,
+        ack: 'replicated',
+        replication: { quorum: 1, backends: [{ type: 'fs', dir: replica, prefix: 'audit' }] },
+        subjectEncryption,
+        keyProvider,
+      });
+      await sink.emit(visit(0, 'alice'));
+      await sink.emit(visit(1, 'bob'));
+      await sink.close();
+      expect(allFiles(replica).length).toBeGreaterThan(0);
+      const raw = (await events(dir)) as Ev[];
+      const aliceKid: string = raw[0]?.patient.name.kid;
+      const { SubjectKeyStore } = await import('../dist/compliance/keystore.js');
+      const { resolveKeyProvider } = await import('../dist/compliance/keys.js');
+      const store = new SubjectKeyStore(dir, resolveKeyProvider(keyProvider));
+      const aliceKey = (await store.keyById(aliceKid)) as Buffer;
+      store.dispose();
+      expect(await eraseSubject(dir, 'alice-0001', { keyProvider })).toMatchObject({ erased: true });
+      for (const needle of [aliceKey, 'Alice Liddell', 'alice-0001', 'Robert Tables', 'headaches']) {
+        expect(filesContaining(replica, needle)).toEqual([]);
+        expect(filesContaining(dir, needle)).toEqual([]);
+      }
+      expect(allFiles(replica).some((f) => f.includes(`${path.sep}keys${path.sep}`))).toBe(false);
+    } finally {
+      fs.rmSync(replica, { recursive: true, force: true });
+    }
+  });
+
   it('reading without the key provider is a typed error naming the key id; decrypt: false marks sealed parts', async () => {
     const keyProvider = { type: 'file' as const, path: keyFile };
     const sink = await openSink({ dir: tmp.path, segmentBytes: kSegmentBytes, subjectEncryption, keyProvider });
