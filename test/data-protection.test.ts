@@ -591,6 +591,35 @@ describe('record payload encryption (envelope, in the writer)', () => {
     opener.dispose();
   });
 
+  it('no data key in time for a due rotation: the writer fails closed, nothing is stored in clear', async () => {
+    const inner = (await import('../dist/compliance/keys.js')).staticKeyProvider({ keys: { m: randomBytes(32) } });
+    let made = 0;
+    const keyProvider = {
+      description: 'dies after 3 keys',
+      timeoutMs: 300,
+      generateDataKey: (c: Record<string, string>, s: AbortSignal) =>
+        ++made <= 3 ? inner.generateDataKey(c, s) : new Promise<never>(() => undefined),
+      unwrapDataKey: (w: Buffer, id: string, c: Record<string, string>, s: AbortSignal) =>
+        inner.unwrapDataKey(w, id, c, s),
+    };
+    const sink = await openSink({ dir: tmp.path, ...small, keyProvider, encryption: { recordsPerDataKey: 2 } });
+    const faults: string[] = [];
+    sink.events.on('fault', (e) => faults.push(e.code));
+    // Keys 1-3 exist (2 made ahead at open, 1 replacement): 6 records fit under them.
+    for (let i = 0; i < 6; i++) await sink.emit({ i, secret: `clear-${i}` });
+    const late = sink.emit({ i: 6, secret: 'clear-6' });
+    await expect(late).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_IRONLOG_(WAL_FAULTED|KEY_PROVIDER_TIMEOUT)$/),
+    });
+    expect(faults).toContain(ErrorCodes.KEY_PROVIDER_TIMEOUT);
+    await sink.close();
+    expect(filesContaining(tmp.path, 'clear-')).toEqual([]);
+    const seqs: number[] = [];
+    for await (const r of readProtectedWal(tmp.path, { keyProvider })) seqs.push((r.event as Ev).i);
+    expect(seqs).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(await verifyWal(tmp.path)).toMatchObject({ valid: true });
+  });
+
   it('a provider that fails or hangs at open: typed error, nothing written', async () => {
     const hanging = {
       description: 'hanging',
