@@ -335,10 +335,11 @@ describe('crypto-shredding: subject keys, erasure', () => {
       name: { $sealed: expect.any(String) },
       room: 12,
     });
-    // A wrong master key: the wrapped subject key does not authenticate.
+    // A wrong master key: the wrapped subject key does not open (the key is unavailable, the log is fine).
     const wrong = { type: 'static' as const, keys: { m1: randomBytes(32) } };
     await expect(readProtectedWal(tmp.path, { keyProvider: wrong }).next()).rejects.toMatchObject({
-      code: ErrorCodes.DECRYPT,
+      code: ErrorCodes.KEY_UNAVAILABLE,
+      message: expect.stringContaining("master key 'm1' does not open"),
     });
   });
 
@@ -465,6 +466,15 @@ describe('CLI: erase, replay and export of protected WALs', () => {
     expect(fs.readFileSync(out, 'utf8')).toContain('Diana Prince');
     expect(fs.readFileSync(out, 'utf8')).not.toContain('Carol');
     expect((await collect(spawnCli(['verify', '--dir', dir]))).code).toBe(0);
+    const withKeys = await collect(spawnCli(['verify', '--dir', dir, '--key-file', keyFile]));
+    expect(withKeys.code).toBe(0);
+    expect(withKeys.stdout).toContain('decryption: 2 protected records, all authentic');
+    const otherKeys = tmp.join('other-keys.json');
+    fs.writeFileSync(otherKeys, JSON.stringify({ keys: { m1: randomBytes(32).toString('base64') } }));
+    const wrongKeys = await collect(spawnCli(['verify', '--dir', dir, '--key-file', otherKeys]));
+    // Seq 1's fields are erased (fine without keys); seq 2's key does not open with these.
+    expect(wrongKeys.code).toBe(2);
+    expect(wrongKeys.stdout).toMatch(/1 failed\n {2}seq 2: ERR_IRONLOG_KEY_UNAVAILABLE/);
     expect(filesContaining(dir, 'Carol Danvers')).toEqual([]);
   });
 });
@@ -547,7 +557,8 @@ describe('record payload encryption (envelope, in the writer)', () => {
     });
     const wrong = { type: 'static' as const, keys: { m1: randomBytes(32) } };
     await expect(readProtectedWal(tmp.path, { keyProvider: wrong }).next()).rejects.toMatchObject({
-      code: ErrorCodes.DECRYPT,
+      code: ErrorCodes.KEY_UNAVAILABLE,
+      message: expect.stringContaining("master key 'm1' does not open"),
     });
 
     // Flip one ciphertext byte of record 10 in the segment file.

@@ -48,7 +48,7 @@ describe('local providers (static, env, file)', () => {
     expect(dk.wrapped.indexOf(dk.plaintext)).toBe(-1);
     expect(await p.unwrapDataKey(dk.wrapped, 'k1', ctx, signal)).toEqual(dk.plaintext);
     await expect(p.unwrapDataKey(dk.wrapped, 'k1', { ...ctx, kid: 'y' }, signal)).rejects.toMatchObject({
-      code: ErrorCodes.DECRYPT,
+      code: ErrorCodes.KEY_UNAVAILABLE,
     });
     await expect(p.unwrapDataKey(dk.wrapped, 'k9', ctx, signal)).rejects.toMatchObject({
       code: ErrorCodes.KEY_UNAVAILABLE,
@@ -56,7 +56,9 @@ describe('local providers (static, env, file)', () => {
     });
     const flipped = Buffer.from(dk.wrapped);
     flipped[20] = (flipped[20] as number) ^ 1;
-    await expect(p.unwrapDataKey(flipped, 'k1', ctx, signal)).rejects.toMatchObject({ code: ErrorCodes.DECRYPT });
+    await expect(p.unwrapDataKey(flipped, 'k1', ctx, signal)).rejects.toMatchObject({
+      code: ErrorCodes.KEY_UNAVAILABLE,
+    });
   });
 
   it('rotation: a file with a new current key still unwraps keys wrapped under the old one', async () => {

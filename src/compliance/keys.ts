@@ -168,7 +168,7 @@ export class LocalKeyProvider implements KeyProvider {
     }
     if (wrapped.length !== 1 + kNonceBytes + kKeyBytes + kTagBytes || wrapped[0] !== kWrapVersion) {
       throw new IronlogError(
-        ErrorCodes.DECRYPT,
+        ErrorCodes.KEY_UNAVAILABLE,
         `a wrapped key under master key '${masterKeyId}' has an invalid layout`,
       );
     }
@@ -178,9 +178,10 @@ export class LocalKeyProvider implements KeyProvider {
     try {
       return Buffer.concat([d.update(wrapped.subarray(1 + kNonceBytes, wrapped.length - kTagBytes)), d.final()]);
     } catch (err) {
+      // Not ERR_IRONLOG_DECRYPT: the log is fine, it is the key that cannot be had.
       throw new IronlogError(
-        ErrorCodes.DECRYPT,
-        `a wrapped key failed authentication under master key '${masterKeyId}' (wrong master key, or the key store was altered)`,
+        ErrorCodes.KEY_UNAVAILABLE,
+        `master key '${masterKeyId}' does not open this wrapped key (a different master key under that id, or the key store was altered)`,
         { cause: err },
       );
     }

@@ -96,6 +96,48 @@ export async function* readProtectedWal(
   }
 }
 
+/** Result of {@link checkDecryption}. */
+export interface DecryptionReport {
+  /** Records read. */
+  readonly records: number;
+  /** Records with an encrypted payload or at least one sealed field. */
+  readonly protectedRecords: number;
+  /** Every record that did not open: its seq, the error code (`ERR_IRONLOG_DECRYPT`, `..._KEY_UNAVAILABLE`) and message. */
+  readonly failures: ReadonlyArray<{ readonly seq: number; readonly code: string; readonly message: string }>;
+}
+
+/**
+ * Opens every record of `dir` with the keys (as `verify --key-file` does): every encrypted payload
+ * and sealed field must authenticate under a key the store and the provider have. Erased fields
+ * count as fine. Integrity damage (`ERR_IRONLOG_WAL_CORRUPT`) is not caught here: run `verifyWal` first.
+ */
+export async function checkDecryption(dir: string, options: DecryptOptions = {}): Promise<DecryptionReport> {
+  const opener = new RecordOpener(dir, { ...options, decrypt: true });
+  let records = 0;
+  let protectedRecords = 0;
+  const failures: { seq: number; code: string; message: string }[] = [];
+  try {
+    for await (const r of readWal(dir)) {
+      records++;
+      const isProtected =
+        (r.flags & RecordFlags.ENCRYPTED) !== 0 ||
+        (typeof r.event === 'object' && r.event !== null && sealedKids(r.event).size > 0);
+      if (!isProtected) continue;
+      protectedRecords++;
+      try {
+        await opener.open(r);
+      } catch (err) {
+        const e = err as { code?: unknown; message?: unknown };
+        if (typeof e?.code !== 'string') throw err;
+        failures.push({ seq: r.seq, code: e.code, message: String(e.message) });
+      }
+    }
+  } finally {
+    opener.dispose();
+  }
+  return { records, protectedRecords, failures };
+}
+
 /** Result of {@link eraseSubject}. */
 export interface EraseSubjectResult {
   /** True when a key existed and was destroyed; false when the store never keyed this subject. */

@@ -39,6 +39,8 @@ export {
 export { kErased } from '../compliance/keystore.js';
 export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
 export {
+  checkDecryption,
+  type DecryptionReport,
   type DecryptOptions,
   type EraseSubjectResult,
   eraseSubject,
