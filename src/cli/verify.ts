@@ -7,8 +7,11 @@ import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
-import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';
+import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } from './args.js';
+import { collectArg } from './key-arg.js';
 import { type KeyCliOptions, keyProviderFromCli } from './key-args.js';
+import { segmentProgress } from './progress.js';
+import { verifyLogLocal } from './verify-log.js';
 
 interface VerifyOptions extends KeyCliOptions {
   dir?: string;
@@ -17,6 +20,11 @@ interface VerifyOptions extends KeyCliOptions {
   nodes?: string[];
   allowPrunedStart?: boolean;
   json?: boolean;
+  progress?: boolean;
+  publicKey?: string;
+  witnessKey?: string[];
+  witnesses?: number;
+  timeSlack?: number;
 }
 
 /** One problem of a replicated history, located by node and object key. */
@@ -53,8 +61,14 @@ function printableSource(url: string): string {
   }
 }
 
-async function verifyLocal(dir: string, json: boolean): Promise<number> {
-  const report = await verifyWal(dir);
+async function verifyLocal(dir: string, json: boolean, progress: boolean | undefined): Promise<number> {
+  const bar = segmentProgress('verify', progress);
+  let report: Awaited<ReturnType<typeof verifyWal>>;
+  try {
+    report = await verifyWal(dir, bar ? { onProgress: bar.onProgress } : {});
+  } finally {
+    bar?.stop();
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -173,6 +187,22 @@ export function registerVerify(program: Command): void {
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
     .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
     .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
+    .option(
+      '--public-key <key>',
+      "signed log: also check checkpoints, roots and time coverage with the log's verifier key (or a file)",
+    )
+    .option('--witness-key <key>', 'with --public-key: a witness verifier key (repeatable)', collectArg)
+    .option(
+      '--witnesses <k>',
+      'with --witness-key: cosignatures required on the latest checkpoint (default: all)',
+      intArg,
+    )
+    .option(
+      '--time-slack <duration>',
+      'with --public-key: delay allowed beyond the checkpoint interval (default max(5s, interval))',
+      parseDurationMs,
+    )
     .option('--key-file <path>', 'also decrypt every encrypted record and sealed field with these master keys')
     .option('--kms-key-id <id>', 'same, with master keys in AWS KMS')
     .option('--kms-region <region>', 'with --kms-key-id: the AWS region')
@@ -190,6 +220,7 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 
 Examples:
   $ ironlog verify --dir ./audit --json
+  $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
   $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
@@ -206,12 +237,31 @@ Examples:
             '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
           );
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true);
+        if (opts.publicKey !== undefined) {
+          process.exitCode = await verifyLogLocal(
+            target.dir,
+            {
+              publicKey: opts.publicKey,
+              witnessKey: opts.witnessKey,
+              witnesses: opts.witnesses,
+              timeSlackMs: opts.timeSlack,
+            },
+            opts.json === true,
+          );
+          return;
+        }
+        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress);
         // With keys (issue 11): every encrypted record and sealed field must also authenticate.
         if (process.exitCode === 0 && (opts.keyFile !== undefined || opts.kmsKeyId !== undefined)) {
           process.exitCode = await verifyDecryption(target.dir, opts);
         }
         return;
+      }
+      if (opts.publicKey !== undefined) {
+        throw new IronlogError(
+          ErrorCodes.INVALID_ARGUMENT,
+          '--public-key works with --dir only in this version (not with a source URL)',
+        );
       }
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),

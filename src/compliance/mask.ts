@@ -108,7 +108,7 @@ export class Masker {
   readonly #transitions = new WeakMap<readonly PathState[], Transition>();
   readonly #interned = new Map<string, Step>();
 
-  /** @internal use {@link compileMasking}. */
+  /** Use {@link compileMasking}, which validates the options first. */
   constructor(
     paths: readonly FieldPath[],
     actions: readonly MaskAction[],

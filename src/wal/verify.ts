@@ -64,6 +64,16 @@ export interface VerifyWalOptions {
    * looked at, so a writer appending concurrently cannot cause false alarms.
    */
   throughSeq?: number;
+  /** Called after each segment is checked (for a progress bar); must not throw. */
+  onProgress?: (progress: WalProgress) => void;
+}
+
+/** How far {@link verifyWal} or `recoverWal` got: segments done of all segments to read. */
+export interface WalProgress {
+  readonly segmentsDone: number;
+  readonly segments: number;
+  /** Bytes of the segments done. */
+  readonly bytesDone: number;
 }
 
 const kZero = Buffer.alloc(HASH_BYTES);
@@ -109,6 +119,7 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
       });
     }
     bytes += buf.length;
+    opts.onProgress?.({ segmentsDone: i + 1, segments: considered.length, bytesDone: bytes });
     const scan = scanSegmentImage(buf, { resync: true, stopAfterSeq: opts.throughSeq });
     const add = (p: ScanProblem | Omit<VerifyProblem, 'segment'>): void => {
       problems.push({ ...p, segment: seg.name });
