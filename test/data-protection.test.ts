@@ -283,6 +283,38 @@ describe('crypto-shredding: subject keys, erasure', () => {
     expect(last).toEqual([visit(7, 'alice')]);
   });
 
+  it('signed log: an inclusion proof made before the erasure still verifies after it, and verify --public-key stays valid', async () => {
+    const { generateSignerKey } = await import('../dist/compliance/note.js');
+    const { verifyLog, verifyProofText } = await import('../dist/main/index.js');
+    const signer = generateSignerKey('example.com/phi-audit');
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const dir = tmp.join('signed');
+    const sink = await openSink({
+      dir,
+      segmentBytes: kSegmentBytes,
+      subjectEncryption,
+      keyProvider,
+      signing: { key: signer.signerKey, origin: 'example.com/phi-audit' },
+    });
+    await sink.emit(visit(0, 'alice'));
+    await sink.emit(visit(1, 'bob'));
+    const proof = await sink.prove(1);
+    await sink.close();
+    const proofText = JSON.stringify(proof);
+    expect(verifyProofText(proofText, signer.verifierKey)).toMatchObject({ seq: 1 });
+
+    expect(await eraseSubject(dir, 'alice-0001', { keyProvider })).toMatchObject({ erased: true });
+
+    expect(verifyProofText(proofText, signer.verifierKey)).toMatchObject({ seq: 1 });
+    expect(await verifyLog(dir, { publicKey: signer.verifierKey })).toMatchObject({ valid: true });
+    const cli = await collect(spawnCli(['verify', '--dir', dir, '--public-key', signer.verifierKey]));
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    const after: Ev[] = [];
+    for await (const r of readProtectedWal(dir, { keyProvider })) after.push(r.event as Ev);
+    expect(after[0]?.patient.name).toBe(kErased);
+    expect(after[1]).toEqual(visit(1, 'bob'));
+  });
+
   it('replicated objects hold ciphertext only and no keys: after erasure nothing there recovers the subject', async () => {
     const keyProvider = { type: 'file' as const, path: keyFile };
     const replica = tmp.join('..', `${path.basename(tmp.path)}-replica`);
