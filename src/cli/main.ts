@@ -5,9 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
+import { registerCheckpoint } from './checkpoint.js';
 import { registerExport } from './export.js';
 import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
+import { registerProve } from './prove.js';
 import { exitOnBrokenPipe } from './record-output.js';
 import { registerRecover } from './recover.js';
 import { registerReplay } from './replay.js';
@@ -15,6 +17,7 @@ import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
 import { registerTorture } from './torture.js';
 import { registerVerify } from './verify.js';
+import { registerVerifyProof } from './verify-proof.js';
 import { packageVersion, registerVersion } from './version.js';
 import { registerWitness } from './witness.js';
 
@@ -39,6 +42,9 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerBench(program);
   registerTorture(program);
+  registerCheckpoint(program);
+  registerProve(program);
+  registerVerifyProof(program);
   registerKeygen(program);
   registerWitness(program);
   registerVersion(program);

@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
-import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';
+import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } from './args.js';
+import { collectArg } from './key-arg.js';
+import { verifyLogLocal } from './verify-log.js';
 
 interface VerifyOptions {
   dir?: string;
@@ -16,6 +18,10 @@ interface VerifyOptions {
   nodes?: string[];
   allowPrunedStart?: boolean;
   json?: boolean;
+  publicKey?: string;
+  witnessKey?: string[];
+  witnesses?: number;
+  timeSlack?: number;
 }
 
 /** One problem of a replicated history, located by node and object key. */
@@ -155,6 +161,21 @@ export function registerVerify(program: Command): void {
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
     .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
     .option('--json', 'print the report as JSON')
+    .option(
+      '--public-key <key>',
+      "signed log: also check checkpoints, roots and time coverage with the log's verifier key (or a file)",
+    )
+    .option('--witness-key <key>', 'with --public-key: a witness verifier key (repeatable)', collectArg)
+    .option(
+      '--witnesses <k>',
+      'with --witness-key: cosignatures required on the latest checkpoint (default: all)',
+      intArg,
+    )
+    .option(
+      '--time-slack <duration>',
+      'with --public-key: delay allowed beyond the checkpoint interval (default max(5s, interval))',
+      parseDurationMs,
+    )
     .addHelpText(
       'after',
       `
@@ -166,6 +187,7 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 
 Examples:
   $ ironlog verify --dir ./audit --json
+  $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
   $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
@@ -182,8 +204,27 @@ Examples:
             '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
           );
         }
+        if (opts.publicKey !== undefined) {
+          process.exitCode = await verifyLogLocal(
+            target.dir,
+            {
+              publicKey: opts.publicKey,
+              witnessKey: opts.witnessKey,
+              witnesses: opts.witnesses,
+              timeSlackMs: opts.timeSlack,
+            },
+            opts.json === true,
+          );
+          return;
+        }
         process.exitCode = await verifyLocal(target.dir, opts.json === true);
         return;
+      }
+      if (opts.publicKey !== undefined) {
+        throw new IronlogError(
+          ErrorCodes.INVALID_ARGUMENT,
+          '--public-key works with --dir only in this version (not with a source URL)',
+        );
       }
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),

@@ -49,6 +49,13 @@ export const ErrorCodes = {
   PROOF_INVALID: 'ERR_IRONLOG_PROOF_INVALID',
   /** A hash tile or the tiled-size file under `tlog/` is missing, of the wrong length, or disagrees with the rest of the tree. */
   TLOG_CORRUPT: 'ERR_IRONLOG_TLOG_CORRUPT',
+  // transparency log (checkpointer, proofs, verifyLog)
+  /** A seq or tree size is not covered by a stored signed checkpoint (or the WAL has none at all). */
+  NOT_CHECKPOINTED: 'ERR_IRONLOG_NOT_CHECKPOINTED',
+  /** The `tlog/` directory disagrees with the WAL (tiles past the WAL's end, a leaf that differs, a bad index). */
+  TLOG_STATE: 'ERR_IRONLOG_TLOG_STATE',
+  /** The checkpointer worker failed: no more checkpoints are signed until the sink is reopened; emits go on. */
+  CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
   // Signed notes, checkpoints, cosignatures, proof files and witnesses (issue 10, engineer "note").
   /** A signer or verifier key string is malformed, of an unsupported type, or its key id does not match. */
   KEY_INVALID: 'ERR_IRONLOG_KEY_INVALID',

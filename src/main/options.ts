@@ -1,4 +1,9 @@
 import type { Registry } from 'prom-client';
+import {
+  type ResolvedSigningOptions,
+  resolveSigningOptions,
+  type SigningOptions,
+} from '../compliance/signing-options.js';
 import { invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 import {
@@ -84,6 +89,13 @@ export interface SinkOptions {
   /** Reserved for the compliance issue; passing it now fails with a clear error. */
   compliance?: unknown;
   /**
+   * Make the WAL a signed transparency log (RFC 6962 tree over every entry, C2SP checkpoints and
+   * hash tiles under `<dir>/tlog/`): `{ key, origin?, checkpointIntervalMs?, witnesses? }`. A
+   * worker thread of its own hashes and signs, off the emit path. Default: off. See
+   * {@link SigningOptions} and `docs/compliance/integrity.md`.
+   */
+  signing?: SigningOptions;
+  /**
    * Prometheus metrics (prom-client), read from shared memory at scrape time; see
    * `docs/monitoring.md`. `true`: the sink creates a Registry of its own (`sink.metrics.registry`).
    * A `Registry`: the sink registers its metrics there (one sink per registry; they are removed on
@@ -112,6 +124,8 @@ export interface ResolvedSinkOptions {
   readonly replication: ResolvedReplicationOptions | undefined;
   /** `false` (off), `true` (a registry of the sink's own) or the user's registry. */
   readonly metrics: Registry | boolean;
+  /** Signing, validated (the private key is kept out of this object); undefined when off. */
+  readonly signing: ResolvedSigningOptions | undefined;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -169,6 +183,7 @@ const kKnownOptions = new Set([
   'replication',
   'compliance',
   'metrics',
+  'signing',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -264,6 +279,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
   if (input.compliance !== undefined) {
     throw invalidOption('options.compliance is not supported by this version yet (see the compliance issue)');
   }
+  const signing = input.signing === undefined ? undefined : resolveSigningOptions(input.signing, nodeId);
   const metrics = input.metrics ?? false;
   if (typeof metrics !== 'boolean' && !isRegistryLike(metrics)) {
     throw invalidOption('options.metrics must be a boolean or a prom-client Registry');
@@ -284,6 +300,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     walFsModuleData: input.walFsModuleData,
     replication,
     metrics,
+    signing,
   };
 }
 

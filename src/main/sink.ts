@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+import type { RecordProof } from '../compliance/prove.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -18,6 +20,7 @@ import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterInit, WriterToMain } from '../workers/messages.js';
+import { CheckpointerHandle } from './checkpointing.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
@@ -53,6 +56,12 @@ export interface SinkEvents {
   fault: [error: IronlogError];
   /** The fault cleared; `gapFromSeq..gapToSeq` were rejected and are named by a gap record. */
   faultCleared: [gap: { gapFromSeq: number; gapToSeq: number }];
+  /** With `signing`: a checkpoint was signed and stored under `<dir>/tlog/`. */
+  checkpoint: [checkpoint: CheckpointInfo];
+  /** With `signing`: a checkpoint could not be signed or stored (retried at the next tick); emits go on. */
+  checkpointError: [error: IronlogError];
+  /** With `signing.witnesses`: a witness failed, or fewer than `witnessQuorum` cosigned. */
+  witnessError: [error: IronlogError, url: string | undefined];
 }
 
 /**
@@ -76,6 +85,8 @@ export class Sink {
   readonly #stats: WriterStats;
   #metrics: SinkMetrics | undefined;
   #replication: ReplicationManager | undefined;
+  #checkpointer: CheckpointerHandle | undefined;
+  readonly #now: () => number;
   #closePromise: Promise<void> | undefined;
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
@@ -94,6 +105,7 @@ export class Sink {
     this.#sab = sab;
     this.#state = new CommitState(sab);
     this.#stats = new WriterStats(sab);
+    this.#now = clock ?? Date.now;
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
@@ -259,6 +271,48 @@ export class Sink {
   }
 
   /**
+   * @internal Called once by {@link openSink} with `signing`: starts the checkpointer worker
+   * (it catches up with the WAL and signs the `open` checkpoint before this resolves) and
+   * forwards every seal to it.
+   */
+  async startCheckpointer(): Promise<void> {
+    const signing = this.options.signing;
+    if (signing === undefined) return;
+    const handle = await CheckpointerHandle.start(this.options.dir, this.#sab, signing, () => this.#now());
+    this.#checkpointer = handle;
+    this.events.on('sealed', (segment) => handle.onSealed(segment));
+    handle.events.on('checkpoint', (c) => this.events.emit('checkpoint', c));
+    handle.events.on('checkpointError', (e) => this.events.emit('checkpointError', e));
+    handle.events.on('witnessError', (e, url) => this.events.emit('witnessError', e, url));
+  }
+
+  /**
+   * The inclusion proof of record `seq` (JSON contract: `{ seq, index, treeSize, leafData,
+   * leafHash, proof, checkpoint }`), against a signed checkpoint that covers it: when the latest
+   * one does not yet, a checkpoint is signed first. `formatRecordProof` turns it into a C2SP
+   * tlog-proof file. Needs the `signing` option (`ERR_IRONLOG_NOT_CHECKPOINTED` without it, or for
+   * a seq that is not durable).
+   */
+  prove(seq: number): Promise<RecordProof> {
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.INVALID_ARGUMENT, `sink.prove: seq must be a positive integer, got ${String(seq)}`),
+      );
+    }
+    if (this.#checkpointer === undefined) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.NOT_CHECKPOINTED, 'sink.prove needs a sink opened with the signing option'),
+      );
+    }
+    return this.#checkpointer.prove(seq);
+  }
+
+  /** With `signing`: the last signed checkpoint and each witness's state; undefined without. */
+  checkpointStatus(): CheckpointerStatus | undefined {
+    return this.#checkpointer?.status();
+  }
+
+  /**
    * Reads the records back in seq order, up to what was durable when the call was made.
    * Works while the sink is writing.
    */
@@ -307,6 +361,8 @@ export class Sink {
     } finally {
       this.#producer.dispose();
       this.#metrics?.dispose();
+      // After the writer stopped: the close checkpoint covers everything durable.
+      await this.#checkpointer?.close();
       await this.#replication?.close();
       this.#lock.release();
     }
@@ -454,6 +510,14 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
+      await sink.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  if (resolved.signing) {
+    try {
+      await sink.startCheckpointer();
+    } catch (err) {
       await sink.close().catch(() => undefined);
       throw err;
     }
