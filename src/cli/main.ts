@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerCheckpoint } from './checkpoint.js';
+import { finishCustodyOnError, installCustodyHooks, registerCustody } from './custody.js';
 import { registerExport } from './export.js';
 import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
@@ -47,7 +48,10 @@ export function buildProgram(): Command {
   registerVerifyProof(program);
   registerKeygen(program);
   registerWitness(program);
+  registerCustody(program);
   registerVersion(program);
+  // After every command is registered: one custody entry per verify/replay/export/recover/prove/...
+  installCustodyHooks(program);
   program.addHelpText(
     'after',
     `
@@ -72,6 +76,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (err) {
+    await finishCustodyOnError(err);
     if (err instanceof CommanderError) {
       // --help and --version end with exit code 0 through the same path.
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;

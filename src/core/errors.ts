@@ -73,6 +73,13 @@ export const ErrorCodes = {
   WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
   /** Fewer witnesses than the quorum cosigned a checkpoint (when asking them, or when verifying it). */
   WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
+  // Chain of custody (issue 10 item 5, engineer "custody").
+  /** The custody log cannot be written where it would go (read-only WAL, e.g. a WORM mount): pass `--custody DIR` or `--no-custody`. */
+  CUSTODY_READ_ONLY: 'ERR_IRONLOG_CUSTODY_READ_ONLY',
+  /** Another process held the custody log's lock for longer than the wait allows. */
+  CUSTODY_LOCKED: 'ERR_IRONLOG_CUSTODY_LOCKED',
+  /** The custody log's last entry cannot be read, so no new entry can be chained to it: run `ironlog custody verify`. */
+  CUSTODY_CORRUPT: 'ERR_IRONLOG_CUSTODY_CORRUPT',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
