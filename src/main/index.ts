@@ -46,6 +46,29 @@ export {
   verifyLog,
 } from '../compliance/verify-log.js';
 export type { WitnessStatus } from '../compliance/witness-pool.js';
+// ---- data protection (issue 11) ----
+export {
+  type AwsKmsOptions,
+  awsKmsKeyProvider,
+  envKeyProvider,
+  fileKeyProvider,
+  type GeneratedDataKey,
+  type KeyContext,
+  type KeyProvider,
+  type KeyProviderSpec,
+  type StaticKeysOptions,
+  staticKeyProvider,
+} from '../compliance/keys.js';
+export { kErased } from '../compliance/keystore.js';
+export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
+export {
+  type DecryptOptions,
+  type EraseSubjectResult,
+  eraseSubject,
+  readProtectedWal,
+} from '../compliance/protected-read.js';
+export type { SubjectEncryptionOptions } from '../compliance/protection.js';
+export type { PseudonymKey } from '../compliance/pseudonymize.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport } from '../monitoring/health.js';
@@ -75,6 +98,7 @@ export type { WalFs } from '../wal/fs.js';
 export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
+export { SealedValue } from '../wal/sealed-value.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

@@ -5,7 +5,18 @@ import {
   type SigningOptions,
 } from '../compliance/signing-options.js';
 import { invalidOption } from '../core/errors.js';
+// ---- data protection (issue 11) ----
+import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
+import type { MaskingOptions } from '../compliance/mask.js';
+import {
+  type ProtectionConfig,
+  resolveProtectionOptions,
+  type SubjectEncryptionOptions,
+} from '../compliance/protection.js';
+import type { PseudonymKey } from '../compliance/pseudonymize.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
+// ---- end data protection ----
 import {
   type ReplicationOptions,
   type ResolvedReplicationOptions,
@@ -103,6 +114,16 @@ export interface SinkOptions {
    * extra code at all; with metrics on, each emit call costs a timestamp and a few additions more.
    */
   metrics?: Registry | boolean;
+  // ---- data protection (issue 11; docs/compliance/data-protection.md) ----
+  /** Masking rules (field paths, patterns, card preset, Luhn scan), applied in the producer before encoding. Default: none. */
+  masking?: MaskingOptions;
+  /** Key of the `pseudonymize` masking action: `{ keyId, key }` (at least 32 bytes). Default: none. */
+  pseudonymization?: PseudonymKey;
+  /** Crypto-shredding: a subject's personal fields sealed under a per-subject key (needs `keyProvider`). Default: off. */
+  subjectEncryption?: SubjectEncryptionOptions;
+  /** Master keys that wrap data and subject keys: `{ type: 'static' | 'env' | 'file' | 'aws-kms', ... }` or a KeyProvider object. */
+  keyProvider?: KeyProviderSpec | KeyProvider;
+  // ---- end data protection ----
 }
 
 /** {@link SinkOptions} after validation and defaults. */
@@ -126,6 +147,8 @@ export interface ResolvedSinkOptions {
   readonly metrics: Registry | boolean;
   /** Signing, validated (the private key is kept out of this object); undefined when off. */
   readonly signing: ResolvedSigningOptions | undefined;
+  /** Masking / pseudonymization / subject encryption, validated; undefined when none is set. */
+  readonly protection: ProtectionConfig | undefined;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -184,6 +207,10 @@ const kKnownOptions = new Set([
   'compliance',
   'metrics',
   'signing',
+  'masking',
+  'pseudonymization',
+  'subjectEncryption',
+  'keyProvider',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -301,6 +328,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     replication,
     metrics,
     signing,
+    protection: resolveProtectionOptions(input),
   };
 }
 

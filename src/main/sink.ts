@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 import type { RecordProof } from '../compliance/prove.js';
+import { readProtectedWal } from '../compliance/protected-read.js';
+import { protectionDescriptor } from '../compliance/protection.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -112,6 +114,8 @@ export class Sink {
       // 'replicated' = durable ack first, then the quorum wait added by [kAttachReplication]().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
+      protection: options.protection,
+      dir: options.dir,
     });
     worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
     worker.on('error', (err) => this.#onWorkerGone(err));
@@ -167,6 +171,9 @@ export class Sink {
       maxEventBytes: this.options.maxEventBytes,
       onFull: this.options.onFull,
       ack: this.options.ack === 'replicated' ? 'durable' : this.options.ack,
+      ...(this.options.protection
+        ? { protection: protectionDescriptor(this.options.protection), dir: this.options.dir }
+        : {}),
     };
   }
 
@@ -319,6 +326,12 @@ export class Sink {
   async *replay(options: ReplayOptions = {}): AsyncGenerator<WalRecord> {
     const durable = this.#state.durableSeq;
     const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
+    const kp = this.options.protection?.keyProvider;
+    if (kp !== undefined) {
+      // Sealed subject fields come back decrypted ('[ERASED]' once erased): issue 11.
+      yield* readProtectedWal(this.options.dir, { ...options, toSeq, live: true, keyProvider: kp });
+      return;
+    }
     yield* readWal(this.options.dir, { ...options, toSeq, live: true });
   }
 
