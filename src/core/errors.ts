@@ -93,6 +93,13 @@ export const ErrorCodes = {
   SUBJECT: 'ERR_IRONLOG_SUBJECT',
   /** An optional package a feature needs (e.g. `@aws-sdk/client-kms`) is not installed. */
   DEPENDENCY_MISSING: 'ERR_IRONLOG_DEPENDENCY_MISSING',
+  // compliance profiles, retention and legal hold (issue 12)
+  /** A compliance profile's requirement is not met by the options or the log (the message names each clause). */
+  COMPLIANCE_UNMET: 'ERR_IRONLOG_COMPLIANCE_UNMET',
+  /** A deletion was refused because a segment's retention period has not ended. Nothing was deleted. */
+  RETENTION_ACTIVE: 'ERR_IRONLOG_RETENTION_ACTIVE',
+  /** A deletion (or an erasure) was refused because a legal hold covers the records. Nothing was deleted. */
+  LEGAL_HOLD: 'ERR_IRONLOG_LEGAL_HOLD',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

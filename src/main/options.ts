@@ -1,5 +1,10 @@
 import type { Registry } from 'prom-client';
 import {
+  type ComplianceOptions,
+  type ResolvedComplianceOptions,
+  resolveComplianceOptions,
+} from '../compliance/compliance-options.js';
+import {
   type ResolvedSigningOptions,
   resolveSigningOptions,
   type SigningOptions,
@@ -97,8 +102,13 @@ export interface SinkOptions {
    * Default: no replication. See {@link ReplicationOptions} and `docs/replication.md`.
    */
   replication?: ReplicationOptions;
-  /** Reserved for the compliance issue; passing it now fails with a clear error. */
-  compliance?: unknown;
+  /**
+   * A compliance profile (`'HIPAA'`, `'PCI-DSS'`, `'SOX'`, `'GDPR'`) and its retention: the
+   * other options are checked against the profile's requirements and `openSink` fails with
+   * `ERR_IRONLOG_COMPLIANCE_UNMET` naming each unmet clause. Stored in `<dir>/compliance.json`
+   * for `ironlog compliance check|report` and local deletion. See `docs/compliance/<profile>.md`.
+   */
+  compliance?: ComplianceOptions;
   /**
    * Make the WAL a signed transparency log (RFC 6962 tree over every entry, C2SP checkpoints and
    * hash tiles under `<dir>/tlog/`): `{ key, origin?, checkpointIntervalMs?, witnesses? }`. A
@@ -149,6 +159,8 @@ export interface ResolvedSinkOptions {
   readonly signing: ResolvedSigningOptions | undefined;
   /** Masking / pseudonymization / subject encryption, validated; undefined when none is set. */
   readonly protection: ProtectionConfig | undefined;
+  /** The compliance profile, checked; undefined when none is set. */
+  readonly compliance: ResolvedComplianceOptions | undefined;
 }
 
 export const kDefaultSinkOptions = Object.freeze({
@@ -303,14 +315,24 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     throw invalidOption('options.walFsModule must be an absolute path to an ES module');
   }
   const replication = input.replication === undefined ? undefined : resolveReplicationOptions(input.replication);
-  if (input.compliance !== undefined) {
-    throw invalidOption('options.compliance is not supported by this version yet (see the compliance issue)');
-  }
   const signing = input.signing === undefined ? undefined : resolveSigningOptions(input.signing, nodeId);
   const metrics = input.metrics ?? false;
   if (typeof metrics !== 'boolean' && !isRegistryLike(metrics)) {
     throw invalidOption('options.metrics must be a boolean or a prom-client Registry');
   }
+  const protection = resolveProtectionOptions(input);
+  // Last: a profile is checked against the other options, validated.
+  const compliance =
+    input.compliance === undefined
+      ? undefined
+      : resolveComplianceOptions(input.compliance, {
+          signing,
+          masking: protection?.masking,
+          pseudonymization: protection?.pseudonymization,
+          subjectEncryption: protection?.subjectEncryption,
+          replication,
+          metrics: metrics === false ? undefined : metrics,
+        });
   return {
     dir,
     nodeId,
@@ -328,7 +350,8 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     replication,
     metrics,
     signing,
-    protection: resolveProtectionOptions(input),
+    protection,
+    compliance,
   };
 }
 

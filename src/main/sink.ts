@@ -10,6 +10,7 @@ import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpoin
 import type { RecordProof } from '../compliance/prove.js';
 import { readProtectedWal } from '../compliance/protected-read.js';
 import { protectionDescriptor } from '../compliance/protection.js';
+import { writeComplianceRecord } from '../compliance/compliance-record.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -455,6 +456,14 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
+  if (resolved.compliance) {
+    try {
+      writeComplianceRecord(dir, resolved.compliance);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
   const init: WriterInit = {
     dir,
     nodeId: resolved.nodeId,
