@@ -176,6 +176,9 @@ export function renderReportPdf(model: ReportModel): Promise<Buffer> {
   const range = doc.bufferedPageRange();
   for (let p = range.start; p < range.start + range.count; p++) {
     doc.switchToPage(p);
+    // The footer sits in the bottom margin: without this pdfkit would start a new page for it.
+    const oldBottom = doc.page.margins.bottom;
+    doc.page.margins.bottom = 0;
     doc
       .font('Helvetica')
       .fontSize(7)
@@ -186,6 +189,7 @@ export function renderReportPdf(model: ReportModel): Promise<Buffer> {
         doc.page.height - kMargin + 16,
         { width: doc.page.width - 2 * kMargin, align: 'center', lineBreak: false },
       );
+    doc.page.margins.bottom = oldBottom;
   }
   doc.end();
   return done;

@@ -35,6 +35,8 @@ export interface PruneOptions {
   /** Custody options (actor, key, directory) or `false`. */
   custody?: CustodyOption;
   via?: 'cli' | 'library';
+  /** The caller writes the custody entry itself (the CLI's program hook): record none here. */
+  custodyRecordedByCaller?: boolean;
 }
 
 /** What {@link pruneSegments} deleted. */
@@ -70,6 +72,7 @@ export async function pruneSegments(dir: string, opts: PruneOptions = {}): Promi
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `throughSeq must be a positive integer, got ${String(opts.throughSeq)}`);
   }
   if (!fs.existsSync(abs)) throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `no WAL directory at ${abs}`);
+  if (opts.custodyRecordedByCaller === true) return prune(abs, opts);
   return withCustody(
     {
       action: 'delete',
