@@ -38,9 +38,9 @@ try {
       signing: { key: key.signerKey, checkpointIntervalMs: 86_400_000 },
       replication: { backends: [{ type: 'fs', dir: replica, name: 'fs:replica' }] },
       compliance: { profile: 'HIPAA' },
-      segmentBytes: 256 * 1024,
-      maxBatchBytes: 16 * 1024,
-      maxEventBytes: 16 * 1024,
+      segmentBytes: 64 * 1024,
+      maxBatchBytes: 4 * 1024,
+      maxEventBytes: 4 * 1024,
     });
     for (let k = 0; k < n; k++, i++) {
       t = dayStart + Math.floor((k * 10 * 3_600_000) / n);

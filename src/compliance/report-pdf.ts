@@ -63,7 +63,7 @@ function drawTable(doc: Doc, t: ReportTable): void {
   const cols = t.head.length;
   // Wider columns for long content: weight by the longest cell (capped), at least 1.
   const weights = t.head.map((h, c) =>
-    Math.min(60, Math.max(h.length, ...t.rows.map((r) => Math.min(60, (r[c] ?? '').length)), 4)),
+    Math.min(60, Math.max(h.length + 2, ...t.rows.map((r) => Math.min(60, (r[c] ?? '').length)), 9)),
   );
   const total = weights.reduce((a, b) => a + b, 0);
   const widths = weights.map((w) => (w / total) * width);
@@ -97,6 +97,8 @@ function drawTable(doc: Doc, t: ReportTable): void {
     doc.x = kMargin;
     doc.y = y + h;
   };
+  // Keep the header with the first row.
+  ensureRoom(doc, rowHeight(t.head, 'Helvetica-Bold') + (t.rows[0] ? rowHeight(t.rows[0], 'Helvetica') : 0));
   drawRow(t.head, true);
   for (const r of t.rows) drawRow(r, false);
   doc.fillColor('#111111');

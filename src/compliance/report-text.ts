@@ -24,6 +24,10 @@ function n(v: number): string {
   return v.toLocaleString('en-US');
 }
 
+function days(v: number | undefined): string {
+  return v === undefined ? 'none' : `${n(v)} days`;
+}
+
 function orNone(v: string | number | undefined): string {
   return v === undefined ? 'none' : String(v);
 }
@@ -107,7 +111,7 @@ export function reportSections(m: ReportModel): ReportSection[] {
     id: 'retention',
     title: '5. Retention and legal holds',
     paragraphs: [
-      `Retention: ${orNone(ret.retentionDays)} days; on the local disk: ${orNone(ret.localRetentionDays)} days; maximum: ${orNone(ret.maxRetentionDays)} days.`,
+      `Retention: ${days(ret.retentionDays)}; on the local disk: ${days(ret.localRetentionDays)}; maximum: ${days(ret.maxRetentionDays)}.`,
       `Retention of the period's last record ends: ${orNone(ret.periodRetentionEnds)}.`,
       `Legal holds: ${active.length} active, ${ret.holds.length - active.length} cleared.`,
     ],
