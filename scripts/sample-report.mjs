@@ -55,11 +55,47 @@ try {
     t = dayStart + 10 * 3_600_000;
     await sink.close();
   }
-  execFileSync(process.execPath, [cli, 'hold', 'set', '--dir', dir, '--reason', 'records request 2026-117 (litigation)', '--from-seq', '100', '--to-seq', '200', '--actor', 'compliance-officer'], { stdio: 'inherit' });
-  execFileSync(process.execPath, [cli, 'verify', '--dir', dir, '--public-key', key.verifierKey, '--actor', 'auditor'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [
+      cli,
+      'hold',
+      'set',
+      '--dir',
+      dir,
+      '--reason',
+      'records request 2026-117 (litigation)',
+      '--from-seq',
+      '100',
+      '--to-seq',
+      '200',
+      '--actor',
+      'compliance-officer',
+    ],
+    { stdio: 'inherit' },
+  );
+  execFileSync(process.execPath, [cli, 'verify', '--dir', dir, '--public-key', key.verifierKey, '--actor', 'auditor'], {
+    stdio: 'inherit',
+  });
   fs.mkdirSync(outDir, { recursive: true });
   for (const ext of ['pdf', 'html']) {
-    execFileSync(process.execPath, [cli, 'compliance', 'report', '--dir', dir, '--profile', 'HIPAA', '--period', '2026-Q4', '--output', path.join(outDir, `sample-report.${ext}`)], { stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [
+        cli,
+        'compliance',
+        'report',
+        '--dir',
+        dir,
+        '--profile',
+        'HIPAA',
+        '--period',
+        '2026-Q4',
+        '--output',
+        path.join(outDir, `sample-report.${ext}`),
+      ],
+      { stdio: 'inherit' },
+    );
   }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -44,7 +44,10 @@ async function writeSome(options: SinkOptions, n = 20): Promise<void> {
   await sink.close();
 }
 
-async function check(dir: string, profile: string): Promise<{ code: number | null; out: { ok: boolean; clauses: { id: string; status: string; detail: string }[] } }> {
+async function check(
+  dir: string,
+  profile: string,
+): Promise<{ code: number | null; out: { ok: boolean; clauses: { id: string; status: string; detail: string }[] } }> {
   const r = await runCli(['compliance', 'check', '--dir', dir, '--profile', profile, '--json']);
   expect(r.stderr).toBe('');
   return { code: r.code, out: JSON.parse(r.stdout) };
@@ -65,7 +68,11 @@ describe('HIPAA', () => {
     const { dir } = base();
     await writeSome({ dir, ...kSmall, signing: { key: kKey.signerKey }, compliance: { profile: 'HIPAA' } });
     const rec = JSON.parse(fs.readFileSync(path.join(dir, 'compliance.json'), 'utf8'));
-    expect(rec).toMatchObject({ profile: 'HIPAA', retention: { retentionDays: 2192 }, facts: { signing: { verifierKey: kKey.verifierKey } } });
+    expect(rec).toMatchObject({
+      profile: 'HIPAA',
+      retention: { retentionDays: 2192 },
+      facts: { signing: { verifierKey: kKey.verifierKey } },
+    });
     expect(JSON.stringify(rec)).not.toContain('PRIVATE');
     const ok = await check(dir, 'HIPAA');
     expect(ok.code).toBe(0);
@@ -79,7 +86,10 @@ describe('HIPAA', () => {
   it('compliance check fails (exit 1) once a sealed segment is tampered with', async () => {
     const { dir } = base();
     await writeSome({ dir, ...kSmall, signing: { key: kKey.signerKey }, compliance: { profile: 'HIPAA' } }, 600);
-    const seg = fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort()[0] as string;
+    const seg = fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.wal'))
+      .sort()[0] as string;
     const file = path.join(dir, seg);
     const bytes = fs.readFileSync(file);
     bytes[300] = (bytes[300] as number) ^ 0xff;
@@ -95,7 +105,10 @@ describe('PCI-DSS', () => {
     const { dir, replica } = base();
     await expectUnmet({ dir, compliance: { profile: 'PCI-DSS' } }, 'PCI DSS 10.3.2');
     const signed = { dir, signing: { key: kKey.signerKey }, metrics: true } as const;
-    await expectUnmet({ ...signed, compliance: { profile: 'PCI-DSS' } }, 'PCI DSS 10.3.3 (Promptly backed up): needs options.replication');
+    await expectUnmet(
+      { ...signed, compliance: { profile: 'PCI-DSS' } },
+      'PCI DSS 10.3.3 (Promptly backed up): needs options.replication',
+    );
     const repl = { backends: [{ type: 'fs' as const, dir: replica }] };
     await expectUnmet(
       { dir, signing: { key: kKey.signerKey }, replication: repl, compliance: { profile: 'PCI-DSS' } },
@@ -118,7 +131,11 @@ describe('PCI-DSS', () => {
       ...kSmall,
       signing: { key: kKey.signerKey },
       replication: { backends: [{ type: 'fs', dir: replica }] },
-      compliance: { profile: 'PCI-DSS', localRetentionDays: 92, waivers: { 'PCI DSS 10.7.2': 'alerts from the syslog relay' } },
+      compliance: {
+        profile: 'PCI-DSS',
+        localRetentionDays: 92,
+        waivers: { 'PCI DSS 10.7.2': 'alerts from the syslog relay' },
+      },
     });
     // 10.3.1 is the operator's permission setting; the check reads it from the directory.
     fs.chmodSync(dir, 0o700);
@@ -138,7 +155,9 @@ describe('PCI-DSS', () => {
 
   it('a waiver for a clause the profile does not have is a bad option', async () => {
     const { dir } = base();
-    await expect(openSink({ dir, compliance: { profile: 'PCI-DSS', waivers: { '10.9.9': 'x' } } })).rejects.toMatchObject({
+    await expect(
+      openSink({ dir, compliance: { profile: 'PCI-DSS', waivers: { '10.9.9': 'x' } } }),
+    ).rejects.toMatchObject({
       code: ErrorCodes.INVALID_OPTION,
       message: 'options.compliance.waivers: "10.9.9" is not a clause of PCI-DSS',
     });
@@ -150,7 +169,10 @@ describe('SOX', () => {
     const { dir, replica } = base();
     const repl = { backends: [{ type: 'fs' as const, dir: replica }] };
     await expectUnmet({ dir, replication: repl, compliance: { profile: 'SOX' } }, '17 CFR 240.17a-4(f)(2)(i)');
-    await expectUnmet({ dir, signing: { key: kKey.signerKey }, compliance: { profile: 'SOX' } }, '17 CFR 240.17a-4(f)(2)(v)');
+    await expectUnmet(
+      { dir, signing: { key: kKey.signerKey }, compliance: { profile: 'SOX' } },
+      '17 CFR 240.17a-4(f)(2)(v)',
+    );
     await expectUnmet(
       { dir, signing: { key: kKey.signerKey }, replication: repl, compliance: { profile: 'SOX', retentionDays: 2000 } },
       '17 CFR 210.2-06(a)',
@@ -159,7 +181,12 @@ describe('SOX', () => {
 
   it('a WORM backend (S3 Object Lock COMPLIANCE) shorter than the retention is not WORM enough', async () => {
     const { dir } = base();
-    const s3 = { type: 's3' as const, bucket: 'b', region: 'us-east-1', objectLock: { mode: 'COMPLIANCE' as const, retainDays: 30 } };
+    const s3 = {
+      type: 's3' as const,
+      bucket: 'b',
+      region: 'us-east-1',
+      objectLock: { mode: 'COMPLIANCE' as const, retainDays: 30 },
+    };
     await expectUnmet({ dir, replication: { backends: [s3] }, compliance: { profile: 'SOX' } }, 'needs a WORM backend');
   });
 
@@ -174,19 +201,31 @@ describe('SOX', () => {
     });
     const r = await check(dir, 'SOX');
     expect(r.code).toBe(0);
-    expect(r.out.clauses.find((c) => c.id === '17 CFR 240.17a-4(f)(2)(i)')?.detail).toContain('audit-trail alternative');
+    expect(r.out.clauses.find((c) => c.id === '17 CFR 240.17a-4(f)(2)(i)')?.detail).toContain(
+      'audit-trail alternative',
+    );
   });
 });
 
 describe('GDPR', () => {
   it('needs an explicit retention under the maximum (5(1)(e)), subject keys (17(1)), pseudonymisation or encryption (32(1)(a))', async () => {
     const { dir } = base();
-    await expectUnmet({ dir, compliance: { profile: 'GDPR' } }, 'GDPR Art. 5(1)(e) (Storage limitation): compliance.retentionDays must be given');
-    await expectUnmet({ dir, compliance: { profile: 'GDPR', retentionDays: 5000 } }, 'compliance.retentionDays (5000) is above the maximum (2192 days)');
+    await expectUnmet(
+      { dir, compliance: { profile: 'GDPR' } },
+      'GDPR Art. 5(1)(e) (Storage limitation): compliance.retentionDays must be given',
+    );
+    await expectUnmet(
+      { dir, compliance: { profile: 'GDPR', retentionDays: 5000 } },
+      'compliance.retentionDays (5000) is above the maximum (2192 days)',
+    );
     await expectUnmet({ dir, compliance: { profile: 'GDPR', retentionDays: 365 } }, 'GDPR Art. 17(1)');
     await expectUnmet({ dir, compliance: { profile: 'GDPR', retentionDays: 365 } }, 'GDPR Art. 32(1)(a)');
     await expectUnmet(
-      { dir, pseudonymization: { keyId: 'p1', key: randomBytes(32) }, compliance: { profile: 'GDPR', retentionDays: 365 } },
+      {
+        dir,
+        pseudonymization: { keyId: 'p1', key: randomBytes(32) },
+        compliance: { profile: 'GDPR', retentionDays: 365 },
+      },
       'GDPR Art. 17(1) (Right to erasure): needs options.subjectEncryption',
     );
   });

@@ -38,7 +38,12 @@ function readKey(value: string | undefined): string | undefined {
   return fs.existsSync(value) ? fs.readFileSync(value, 'utf8').trim() : value.trim();
 }
 
-const kMark: Readonly<Record<string, string>> = { met: 'met     ', unmet: 'UNMET   ', waived: 'waived  ', operator: 'operator' };
+const kMark: Readonly<Record<string, string>> = {
+  met: 'met     ',
+  unmet: 'UNMET   ',
+  waived: 'waived  ',
+  operator: 'operator',
+};
 
 function printCheck(m: ReportModel): void {
   const out: string[] = [];
@@ -46,7 +51,9 @@ function printCheck(m: ReportModel): void {
   out.push(`integrity: ${m.integrity.summary}`);
   for (const c of m.clauses) out.push(`${kMark[c.status] ?? c.status}  ${c.id} (${c.title}): ${c.detail}`);
   const s = m.summary;
-  out.push(`${s.unmet === 0 && !m.integrity.damaged ? 'all met' : 'NOT MET'}: ${s.met} met, ${s.unmet} unmet, ${s.waived} waived, ${s.operator} the operator's job`);
+  out.push(
+    `${s.unmet === 0 && !m.integrity.damaged ? 'all met' : 'NOT MET'}: ${s.met} met, ${s.unmet} unmet, ${s.waived} waived, ${s.operator} the operator's job`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -58,7 +58,15 @@ export function registerHold(program: Command): void {
     .option('--json', 'print the hold as JSON')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<
-        CustodyCliOptions & { dir: string; reason: string; fromSeq?: number; toSeq?: number; from?: Date; to?: Date; json?: boolean }
+        CustodyCliOptions & {
+          dir: string;
+          reason: string;
+          fromSeq?: number;
+          toSeq?: number;
+          from?: Date;
+          to?: Date;
+          json?: boolean;
+        }
       >();
       const h = await setHold(o.dir, {
         reason: o.reason,

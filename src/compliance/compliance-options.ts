@@ -53,7 +53,9 @@ export interface ResolvedComplianceOptions {
 
 /** The other sink options a profile looks at (already validated by their own resolvers). */
 export interface ComplianceInputs {
-  readonly signing: { readonly origin: string; readonly verifierKey: string; readonly witnesses: readonly unknown[] } | undefined;
+  readonly signing:
+    | { readonly origin: string; readonly verifierKey: string; readonly witnesses: readonly unknown[] }
+    | undefined;
   readonly masking: unknown;
   readonly pseudonymization: unknown;
   readonly subjectEncryption: unknown;
@@ -117,7 +119,11 @@ export function complianceFacts(inputs: ComplianceInputs): ComplianceFacts {
   const lr = r?.localRetention;
   return {
     signing: inputs.signing
-      ? { origin: inputs.signing.origin, verifierKey: inputs.signing.verifierKey, witnesses: inputs.signing.witnesses.length }
+      ? {
+          origin: inputs.signing.origin,
+          verifierKey: inputs.signing.verifierKey,
+          witnesses: inputs.signing.witnesses.length,
+        }
       : undefined,
     masking: inputs.masking !== undefined,
     pseudonymization: inputs.pseudonymization !== undefined,
@@ -136,7 +142,9 @@ export function complianceFacts(inputs: ComplianceInputs): ComplianceFacts {
  */
 export function resolveComplianceOptions(input: unknown, inputs: ComplianceInputs): ResolvedComplianceOptions {
   if (typeof input !== 'object' || input === null) {
-    throw invalidOption(`options.compliance must be an object { profile: ${kProfileNames.map((n) => `'${n}'`).join(' | ')} }`);
+    throw invalidOption(
+      `options.compliance must be an object { profile: ${kProfileNames.map((n) => `'${n}'`).join(' | ')} }`,
+    );
   }
   for (const key of Object.keys(input)) {
     if (!kKnown.includes(key)) throw invalidOption(`options.compliance.${key} is not a known option`);

@@ -132,7 +132,12 @@ function dateArg(name: string, v: unknown): Date | undefined {
   return v;
 }
 
-async function resolveTimeRange(dir: string, from: Date | undefined, to: Date | undefined, nowMs: number): Promise<HoldRange> {
+async function resolveTimeRange(
+  dir: string,
+  from: Date | undefined,
+  to: Date | undefined,
+  nowMs: number,
+): Promise<HoldRange> {
   let fromSeq: number | undefined;
   let lastBefore: number | undefined;
   let lastSeq = 0;
@@ -170,7 +175,10 @@ export async function setHold(dir: string, opts: SetHoldOptions): Promise<LegalH
   const from = dateArg('from', opts.from);
   const to = dateArg('to', opts.to);
   if ((fromSeq !== undefined || toSeq !== undefined) && (from !== undefined || to !== undefined)) {
-    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'give a seq range (fromSeq/toSeq) or a time range (from/to), not both');
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      'give a seq range (fromSeq/toSeq) or a time range (from/to), not both',
+    );
   }
   if (fromSeq !== undefined && toSeq !== undefined && toSeq < fromSeq) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `toSeq (${toSeq}) is below fromSeq (${fromSeq})`);

@@ -238,7 +238,8 @@ const kPci: ComplianceProfile = {
       title: 'Failures of audit logging detected and alerted',
       text: 'Failures of critical security control systems are detected, alerted, and addressed promptly, including but not limited to failure of the following critical security control systems: ... audit logging mechanisms ...',
       checks: ['alerting'],
-      feature: 'metrics (ironlog_* gauges: WAL faulted, replication lag and failures, checkpointer errors) and sink events',
+      feature:
+        'metrics (ironlog_* gauges: WAL faulted, replication lag and failures, checkpointer errors) and sink events',
       operator: 'alert on the metrics (docs/monitoring.md has the rules) and respond',
     },
   ],
@@ -259,14 +260,16 @@ const kSox: ComplianceProfile = {
       checks: ['worm-or-audit-trail'],
       feature:
         'WORM: a backend with S3 Object Lock COMPLIANCE / Azure Locked immutability / GCS Locked retention of at least the retention period; or the audit trail: append-only signed log plus the custody log of every deletion, hold and erasure',
-      operator: 'for WORM, create the bucket with Object Lock (or a locked policy); keep the custody log with the records',
+      operator:
+        'for WORM, create the bucket with Object Lock (or a locked policy); keep the custody log with the records',
     },
     {
       id: '17 CFR 240.17a-4(f)(2)(ii)',
       title: 'Automatic verification',
       text: 'Verify automatically the completeness and accuracy of the processes for storing and retaining records electronically.',
       checks: ['signing'],
-      feature: 'read-back / checksum verification of every upload; verify --public-key (CRCs, chain, seals, checkpoints)',
+      feature:
+        'read-back / checksum verification of every upload; verify --public-key (CRCs, chain, seals, checkpoints)',
       operator: 'run verify on a schedule',
     },
     {
@@ -282,7 +285,8 @@ const kSox: ComplianceProfile = {
       title: 'Download and transfer',
       text: 'Have the capacity to readily download and transfer copies of a record and its audit trail (if applicable) in both a human readable format and in a reasonably usable electronic format ...',
       checks: ['builtin'],
-      feature: 'ironlog replay / export (JSON lines, CSV) from the directory or a replicated source; compliance report --evidence',
+      feature:
+        'ironlog replay / export (JSON lines, CSV) from the directory or a replicated source; compliance report --evidence',
       operator: 'answer the regulator within the time asked',
     },
     {
@@ -465,7 +469,8 @@ function checkOne(
     }
     case 'custody':
       if (!facts.custody) return { ok: false, detail: 'the custody log is turned off' };
-      if (evidence.custodyValid === false) return { ok: false, detail: 'ironlog custody verify finds the custody log edited' };
+      if (evidence.custodyValid === false)
+        return { ok: false, detail: 'ironlog custody verify finds the custody log edited' };
       return { ok: true, detail: 'custody log written by every examining command (hash-chained)' };
     case 'replication': {
       const r = facts.replication;
@@ -514,7 +519,10 @@ function checkOne(
       const min = profile.minImmediateDays ?? 0;
       const local = retention.localRetentionDays ?? retention.retentionDays ?? 0;
       if (local < min) {
-        return { ok: false, detail: `compliance.localRetentionDays is ${local}, the minimum immediately available is ${min} days` };
+        return {
+          ok: false,
+          detail: `compliance.localRetentionDays is ${local}, the minimum immediately available is ${min} days`,
+        };
       }
       if (facts.localDeleteAfterMs !== undefined && facts.localDeleteAfterMs < min * kDayMs) {
         // Not a violation: deletion is refused before the local retention end. Said, so nobody is surprised.

@@ -71,7 +71,8 @@ export function renderReportHtml(model: ReportModel): string {
       );
     }
     for (const p of section.paragraphs) out.push(`<p>${esc(p)}</p>`);
-    if (section.id === 'records') out.push(`<figure>${recordsChartSvg(model)}<figcaption>Records by day (UTC)</figcaption></figure>`);
+    if (section.id === 'records')
+      out.push(`<figure>${recordsChartSvg(model)}<figcaption>Records by day (UTC)</figcaption></figure>`);
     for (const t of section.tables) {
       out.push('<table>', `<thead><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`, '<tbody>');
       for (const row of t.rows) {

@@ -181,7 +181,12 @@ export interface ReportModel {
     readonly entries: readonly CustodyEntry[];
   };
   readonly clauses: readonly ClauseResult[];
-  readonly summary: { readonly met: number; readonly unmet: number; readonly waived: number; readonly operator: number };
+  readonly summary: {
+    readonly met: number;
+    readonly unmet: number;
+    readonly waived: number;
+    readonly operator: number;
+  };
 }
 
 function dayKey(ms: number): string {
@@ -344,27 +349,28 @@ export async function buildReportModel(input: ReportInput): Promise<ReportModel>
   const gaps: SeqGap[] = [];
   let prevSeq: number | undefined;
   let readError: string | undefined;
-  if (input.skipRecords !== true) try {
-    const source: AsyncIterable<WalRecord> =
-      dir !== undefined
-        ? readWal(dir, { from: new Date(period.fromMs), to: new Date(period.toMs), live: true })
-        : (input.remote as RemoteHistory).records(period);
-    for await (const r of source) {
-      const t = r.time.getTime();
-      if (t < period.fromMs || t >= period.toMs) continue;
-      inPeriod++;
-      first ??= t;
-      last = t;
-      const k = dayKey(t);
-      byDay.set(k, (byDay.get(k) ?? 0) + 1);
-      if (prevSeq !== undefined && r.seq > prevSeq + 1 && gaps.length < 1000) {
-        gaps.push({ fromSeq: prevSeq + 1, toSeq: r.seq - 1 });
+  if (input.skipRecords !== true)
+    try {
+      const source: AsyncIterable<WalRecord> =
+        dir !== undefined
+          ? readWal(dir, { from: new Date(period.fromMs), to: new Date(period.toMs), live: true })
+          : (input.remote as RemoteHistory).records(period);
+      for await (const r of source) {
+        const t = r.time.getTime();
+        if (t < period.fromMs || t >= period.toMs) continue;
+        inPeriod++;
+        first ??= t;
+        last = t;
+        const k = dayKey(t);
+        byDay.set(k, (byDay.get(k) ?? 0) + 1);
+        if (prevSeq !== undefined && r.seq > prevSeq + 1 && gaps.length < 1000) {
+          gaps.push({ fromSeq: prevSeq + 1, toSeq: r.seq - 1 });
+        }
+        prevSeq = r.seq;
       }
-      prevSeq = r.seq;
+    } catch (err) {
+      readError = `reading the records stopped: ${(err as Error)?.message ?? String(err)}`;
     }
-  } catch (err) {
-    readError = `reading the records stopped: ${(err as Error)?.message ?? String(err)}`;
-  }
 
   const damaged = !wal.valid || signatures.status === 'invalid' || readError !== undefined;
   const integrityProblems = [

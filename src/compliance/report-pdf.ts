@@ -38,7 +38,11 @@ function drawChart(doc: Doc, model: ReportModel): void {
   const barW = days.length > 0 ? plotW / days.length : plotW;
   doc.save();
   doc.lineWidth(0.8).strokeColor('#333333');
-  doc.moveTo(x0, y0).lineTo(x0, y0 + plotH).lineTo(x0 + plotW, y0 + plotH).stroke();
+  doc
+    .moveTo(x0, y0)
+    .lineTo(x0, y0 + plotH)
+    .lineTo(x0 + plotW, y0 + plotH)
+    .stroke();
   doc.fillColor('#2b6cb0');
   days.forEach((d, i) => {
     const h = (d.records / max) * plotH;
@@ -71,7 +75,8 @@ function drawTable(doc: Doc, t: ReportTable): void {
   const rowHeight = (cells: readonly string[], font: string): number => {
     doc.font(font).fontSize(8);
     return (
-      Math.max(...cells.map((cell, c) => doc.heightOfString(cell || ' ', { width: (widths[c] ?? 10) - 2 * pad }))) + 2 * pad
+      Math.max(...cells.map((cell, c) => doc.heightOfString(cell || ' ', { width: (widths[c] ?? 10) - 2 * pad }))) +
+      2 * pad
     );
   };
   const drawRow = (cells: readonly string[], header: boolean): void => {
@@ -156,7 +161,11 @@ export function renderReportPdf(model: ReportModel): Promise<Buffer> {
       doc.fillColor('#111111');
     }
     for (const p of section.paragraphs) {
-      doc.font('Helvetica').fontSize(9).fillColor('#111111').text(p, kMargin, doc.y, { width: doc.page.width - 2 * kMargin });
+      doc
+        .font('Helvetica')
+        .fontSize(9)
+        .fillColor('#111111')
+        .text(p, kMargin, doc.y, { width: doc.page.width - 2 * kMargin });
       doc.moveDown(0.2);
     }
     if (section.id === 'records') drawChart(doc, model);

@@ -102,7 +102,14 @@ export function reportSections(m: ReportModel): ReportSection[] {
     ],
     tables:
       r.gaps.length > 0
-        ? [{ head: ['From seq', 'To seq', 'Seqs'], rows: r.gaps.slice(0, 50).map((x) => [String(x.fromSeq), String(x.toSeq), String(x.toSeq - x.fromSeq + 1)]) }]
+        ? [
+            {
+              head: ['From seq', 'To seq', 'Seqs'],
+              rows: r.gaps
+                .slice(0, 50)
+                .map((x) => [String(x.fromSeq), String(x.toSeq), String(x.toSeq - x.fromSeq + 1)]),
+            },
+          ]
         : [],
   });
   const ret = m.retention;
@@ -134,7 +141,9 @@ export function reportSections(m: ReportModel): ReportSection[] {
   s.push({
     id: 'replication',
     title: '6. Replication',
-    paragraphs: [m.replication.configured ? `${m.replication.backends.length} backend(s).` : 'Replication is not configured.'],
+    paragraphs: [
+      m.replication.configured ? `${m.replication.backends.length} backend(s).` : 'Replication is not configured.',
+    ],
     tables:
       m.replication.backends.length > 0
         ? [
@@ -199,7 +208,9 @@ export function reportSections(m: ReportModel): ReportSection[] {
     title: `9. ${m.profile.name} clauses`,
     paragraphs: [
       `${sum.met} met, ${sum.unmet} unmet, ${sum.waived} waived, ${sum.operator} the operator's job.` +
-        (m.profile.recorded ? '' : ' The log was not opened with this profile (no compliance.json): options are inferred from the files.'),
+        (m.profile.recorded
+          ? ''
+          : ' The log was not opened with this profile (no compliance.json): options are inferred from the files.'),
     ],
     tables: [
       {

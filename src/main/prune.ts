@@ -69,7 +69,10 @@ function sealedAtMs(file: string, fromManifest: number | undefined): number {
 export async function pruneSegments(dir: string, opts: PruneOptions = {}): Promise<PruneResult> {
   const abs = path.resolve(dir);
   if (opts.throughSeq !== undefined && !(Number.isSafeInteger(opts.throughSeq) && opts.throughSeq >= 1)) {
-    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `throughSeq must be a positive integer, got ${String(opts.throughSeq)}`);
+    throw new IronlogError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `throughSeq must be a positive integer, got ${String(opts.throughSeq)}`,
+    );
   }
   if (!fs.existsSync(abs)) throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `no WAL directory at ${abs}`);
   if (opts.custodyRecordedByCaller === true) return prune(abs, opts);
