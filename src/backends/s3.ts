@@ -16,11 +16,13 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectLegalHoldCommand,
   S3Client,
   type S3ClientConfig,
   UploadPartCommand,
@@ -34,6 +36,7 @@ import {
   type PutOptions,
   type PutResult,
   type S3BackendConfig,
+  type VersioningState,
 } from './types.js';
 
 const kDefaultThreshold = 16 * 1024 * 1024;
@@ -271,6 +274,29 @@ export class S3Backend implements Backend {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }));
     } catch (err) {
       throw backendError(this.name, 'DeleteObject', key, err);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectLegalHoldCommand({
+          Bucket: this.#config.bucket,
+          Key: key,
+          LegalHold: { Status: on ? 'ON' : 'OFF' },
+        }),
+      );
+    } catch (err) {
+      throw backendError(this.name, 'PutObjectLegalHold', key, err);
+    }
+  }
+
+  async versioning(): Promise<VersioningState> {
+    try {
+      const out = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.#config.bucket }));
+      return out.Status === 'Enabled' ? 'enabled' : out.Status === 'Suspended' ? 'suspended' : 'off';
+    } catch {
+      return 'unknown';
     }
   }
 

@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { CustodyOption } from '../compliance/custody-session.js';
-import { clearHold, type LegalHold, listHolds, setHold } from '../compliance/holds.js';
+import { activeHolds, clearHold, type LegalHold, listHolds, setHold } from '../compliance/holds.js';
+import { applyRemoteHold } from '../replication/remote-hold.js';
 import { dateArg, seqArg } from './args.js';
 
 interface CustodyCliOptions {
@@ -32,6 +33,21 @@ function rangeText(h: LegalHold): string {
   return r.from !== undefined || r.to !== undefined ? `${seqs} (time ${r.from ?? '-'} .. ${r.to ?? '-'})` : seqs;
 }
 
+/** Applies (or releases) `h` on the replicated objects under `url` and says what it did. */
+async function remote(url: string, h: LegalHold, on: boolean, dir: string): Promise<void> {
+  const r = await applyRemoteHold(url, h.range, on);
+  if (!on) {
+    // Objects another active hold covers keep their hold.
+    for (const other of activeHolds(dir)) await applyRemoteHold(url, other.range, true);
+  }
+  process.stdout.write(`${r.backend}: legal hold ${on ? 'set on' : 'released from'} ${r.objects.length} object(s)\n`);
+  if (r.versioning !== 'enabled') {
+    process.stderr.write(
+      `ironlog: warning: bucket versioning is ${r.versioning} on ${r.backend}: an overwrite or delete would leave no old version\n`,
+    );
+  }
+}
+
 function printHold(h: LegalHold): void {
   const state = h.clearedAt ? `cleared ${h.clearedAt} by ${h.clearedBy}: ${h.clearReason}` : 'active';
   process.stdout.write(`${h.id}  ${state}  ${rangeText(h)}  set ${h.createdAt} by ${h.actor}: ${h.reason}\n`);
@@ -55,6 +71,7 @@ export function registerHold(program: Command): void {
     .option('--to-seq <n>', 'last seq held', seqArg)
     .option('--from <time>', 'records stamped at or after this time (ISO 8601)', dateArg)
     .option('--to <time>', 'records stamped before this time (ISO 8601)', dateArg)
+    .option('--source <url>', 'also set the legal hold on the replicated objects (s3://, azure://, gs://)')
     .option('--json', 'print the hold as JSON')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<
@@ -65,6 +82,7 @@ export function registerHold(program: Command): void {
           toSeq?: number;
           from?: Date;
           to?: Date;
+          source?: string;
           json?: boolean;
         }
       >();
@@ -79,6 +97,7 @@ export function registerHold(program: Command): void {
       });
       if (o.json) process.stdout.write(`${JSON.stringify(h)}\n`);
       else printHold(h);
+      if (o.source !== undefined) await remote(o.source, h, true, o.dir);
     });
   hold
     .command('clear')
@@ -86,12 +105,16 @@ export function registerHold(program: Command): void {
     .requiredOption('--dir <dir>', 'the WAL directory')
     .requiredOption('--id <id>', 'the hold id (ironlog hold list)')
     .requiredOption('--reason <text>', 'why the hold ends')
+    .option('--source <url>', 'also release the hold on the replicated objects (others keep theirs)')
     .option('--json', 'print the cleared hold as JSON')
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<CustodyCliOptions & { dir: string; id: string; reason: string; json?: boolean }>();
+      const o = cmd.optsWithGlobals<
+        CustodyCliOptions & { dir: string; id: string; reason: string; source?: string; json?: boolean }
+      >();
       const h = await clearHold(o.dir, o.id, { reason: o.reason, custody: custodyOf(o), via: 'cli' });
       if (o.json) process.stdout.write(`${JSON.stringify(h)}\n`);
       else printHold(h);
+      if (o.source !== undefined) await remote(o.source, h, false, o.dir);
     });
   hold
     .command('list')
