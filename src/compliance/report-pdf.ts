@@ -70,8 +70,28 @@ function drawTable(doc: Doc, t: ReportTable): void {
     Math.min(60, Math.max(h.length + 2, ...t.rows.map((r) => Math.min(60, (r[c] ?? '').length)), 9)),
   );
   const total = weights.reduce((a, b) => a + b, 0);
-  const widths = weights.map((w) => (w / total) * width);
   const pad = 3;
+  // No column narrower than its longest word (a clause id, a hold id, 'operator'): those would
+  // break mid-word. Columns that need more take it from the others, in proportion.
+  doc.font('Helvetica-Bold').fontSize(8);
+  const minWidths = t.head.map((h, c) => {
+    // Short cells (ids, dates, statuses) are kept whole; long ones may wrap between words.
+    const words = [h, ...t.rows.map((r) => r[c] ?? '')].flatMap((cell) => (cell.length <= 28 ? [cell] : cell.split(/\s+/)));
+    return Math.min(width / 3, Math.max(...words.map((w) => doc.widthOfString(w))) + 2 * pad + 1);
+  });
+  const widths = weights.map((w) => (w / total) * width);
+  for (let pass = 0; pass < 3; pass++) {
+    const short = widths.map((w, c) => Math.max(0, (minWidths[c] ?? 0) - w));
+    const need = short.reduce((a, b) => a + b, 0);
+    if (need <= 0.01) break;
+    const spare = widths.map((w, c) => Math.max(0, w - (minWidths[c] ?? 0)));
+    const spareTotal = spare.reduce((a, b) => a + b, 0);
+    if (spareTotal <= 0) break;
+    const take = Math.min(need, spareTotal);
+    for (let c = 0; c < widths.length; c++) {
+      widths[c] = (widths[c] ?? 0) + ((short[c] ?? 0) / need) * take - ((spare[c] ?? 0) / spareTotal) * take;
+    }
+  }
   const rowHeight = (cells: readonly string[], font: string): number => {
     doc.font(font).fontSize(8);
     return (

@@ -148,7 +148,7 @@ export function reportSections(m: ReportModel): ReportSection[] {
       m.replication.backends.length > 0
         ? [
             {
-              head: ['Backend', 'Done', 'Pending', 'Failed', 'Compacted', 'Last upload', 'Lock', 'Legal hold'],
+              head: ['Backend', 'Done', 'Pending', 'Failed', 'Stored, compacted', 'Last upload', 'Lock', 'Legal hold'],
               rows: m.replication.backends.map((b) => [
                 b.name,
                 String(b.done),
