@@ -76,7 +76,9 @@ function drawTable(doc: Doc, t: ReportTable): void {
   doc.font('Helvetica-Bold').fontSize(8);
   const minWidths = t.head.map((h, c) => {
     // Short cells (ids, dates, statuses) are kept whole; long ones may wrap between words.
-    const words = [h, ...t.rows.map((r) => r[c] ?? '')].flatMap((cell) => (cell.length <= 28 ? [cell] : cell.split(/\s+/)));
+    const words = [h, ...t.rows.map((r) => r[c] ?? '')].flatMap((cell) =>
+      cell.length <= 28 ? [cell] : cell.split(/\s+/),
+    );
     return Math.min(width / 3, Math.max(...words.map((w) => doc.widthOfString(w))) + 2 * pad + 1);
   });
   const widths = weights.map((w) => (w / total) * width);

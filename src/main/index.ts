@@ -24,28 +24,18 @@ export type {
   VerifyMode,
 } from '../backends/types.js';
 export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+// ---- compliance profiles, retention and legal hold, reports (issue 12) ----
+export type { ComplianceOptions, ResolvedComplianceOptions } from '../compliance/compliance-options.js';
 export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
 export {
-  type ConsistencyProof,
-  formatConsistencyProof,
-  formatRecordProof,
-  proveConsistency,
-  proveRecord,
-  type RecordProof,
-  type VerifiedProof,
-  verifyProofText,
-} from '../compliance/prove.js';
-export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
-export type { CheckpointEvent } from '../compliance/time-note.js';
-export {
-  type LogProblem,
-  type LogProblemKind,
-  type TimePeriod,
-  type VerifyLogOptions,
-  type VerifyLogReport,
-  verifyLog,
-} from '../compliance/verify-log.js';
-export type { WitnessStatus } from '../compliance/witness-pool.js';
+  type ClearHoldOptions,
+  clearHold,
+  type HoldRange,
+  type LegalHold,
+  listHolds,
+  type SetHoldOptions,
+  setHold,
+} from '../compliance/holds.js';
 // ---- data protection (issue 11) ----
 export {
   type AwsKmsOptions,
@@ -62,13 +52,50 @@ export {
 export { kErased } from '../compliance/keystore.js';
 export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
 export {
+  type ClauseResult,
+  type ClauseStatus,
+  type ComplianceProfile,
+  getProfile,
+  kProfileNames,
+  type ProfileClause,
+  type ProfileName,
+} from '../compliance/profiles.js';
+export {
   type DecryptOptions,
   type EraseSubjectResult,
   eraseSubject,
   readProtectedWal,
 } from '../compliance/protected-read.js';
 export type { SubjectEncryptionOptions } from '../compliance/protection.js';
+export {
+  type ConsistencyProof,
+  formatConsistencyProof,
+  formatRecordProof,
+  proveConsistency,
+  proveRecord,
+  type RecordProof,
+  type VerifiedProof,
+  verifyProofText,
+} from '../compliance/prove.js';
 export type { PseudonymKey } from '../compliance/pseudonymize.js';
+export {
+  buildReportModel,
+  parsePeriod,
+  type ReportInput,
+  type ReportModel,
+  type ReportPeriod,
+} from '../compliance/report-model.js';
+export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
+export type { CheckpointEvent } from '../compliance/time-note.js';
+export {
+  type LogProblem,
+  type LogProblemKind,
+  type TimePeriod,
+  type VerifyLogOptions,
+  type VerifyLogReport,
+  verifyLog,
+} from '../compliance/verify-log.js';
+export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport } from '../monitoring/health.js';
@@ -109,4 +136,5 @@ export {
   type SyncMode,
 } from './options.js';
 export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
+export { type PruneOptions, type PruneResult, pruneSegments } from './prune.js';
 export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';
