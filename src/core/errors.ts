@@ -98,7 +98,7 @@ export const ErrorCodes = {
   COMPLIANCE_UNMET: 'ERR_IRONLOG_COMPLIANCE_UNMET',
   /** A deletion was refused because a segment's retention period has not ended. Nothing was deleted. */
   RETENTION_ACTIVE: 'ERR_IRONLOG_RETENTION_ACTIVE',
-  /** A deletion (or an erasure) was refused because a legal hold covers the records. Nothing was deleted. */
+  /** A local deletion was refused because a legal hold covers the records. Nothing was deleted. */
   LEGAL_HOLD: 'ERR_IRONLOG_LEGAL_HOLD',
 } as const;
 
