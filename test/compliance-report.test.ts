@@ -12,8 +12,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey } from '../dist/compliance/note.js';
 import { getProfile } from '../dist/compliance/profiles.js';
 import { openSink } from '../dist/main/index.js';
+import { Manifest } from '../dist/replication/manifest.js';
 import { killChildren, runCli } from './helpers/cli.js';
-import { TempDir, TempDirs } from './helpers/tmp.js';
+import { TempDir, TempDirs, until } from './helpers/tmp.js';
 
 const dirs = new TempDirs();
 afterEach(async () => {
@@ -245,6 +246,51 @@ describe('compliance report', () => {
     const damagedAt = text.indexOf('DAMAGED');
     expect(damagedAt).toBeGreaterThan(-1);
     expect(damagedAt).toBeLessThan(text.indexOf('2. Period and records'));
+  });
+
+  it('from a replicated source (--source file://): records and integrity from the downloaded history', async () => {
+    const base = dirs.make('ironlog-report-src-');
+    const wal = path.join(base, 'wal');
+    const replica = path.join(base, 'replica');
+    let t = Date.UTC(2026, 10, 3, 9);
+    const sink = await openSink({
+      dir: wal,
+      clock: () => t,
+      segmentBytes: 64 * 1024,
+      maxBatchBytes: 4096,
+      maxEventBytes: 4096,
+      replication: { backends: [{ type: 'fs', dir: replica }], closeTimeoutMs: 60_000 },
+    });
+    for (let i = 0; i < 700; i++) {
+      t = Date.UTC(2026, 10, 3, 9) + i * 1000;
+      await sink.emit({ i, pad: 'p'.repeat(200) });
+    }
+    await until(() => sink.replicationStatus()?.segmentsBelowQuorum === 0, 60_000, 'replication');
+    await sink.close();
+    const sealedRecords = Manifest.loadSync(wal, 'node').compacted.throughSeq;
+    expect(sealedRecords).toBeGreaterThan(0);
+    const out = path.join(base, 'src.html');
+    const r = await runCli([
+      'compliance',
+      'report',
+      '--source',
+      `file://${replica}`,
+      '--profile',
+      'SOX',
+      '--period',
+      '2026-11',
+      '--output',
+      out,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const text = fs
+      .readFileSync(out, 'utf8')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ');
+    expect(text).toContain(`Records in the period: ${sealedRecords}`);
+    expect(text).toContain('The log is intact.');
+    expect(text).toContain('signed checkpoints are verified on a WAL directory');
   });
 
   it('usage errors exit 2', async () => {

@@ -4,12 +4,6 @@ import {
   type ResolvedComplianceOptions,
   resolveComplianceOptions,
 } from '../compliance/compliance-options.js';
-import {
-  type ResolvedSigningOptions,
-  resolveSigningOptions,
-  type SigningOptions,
-} from '../compliance/signing-options.js';
-import { invalidOption } from '../core/errors.js';
 // ---- data protection (issue 11) ----
 import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
 import type { MaskingOptions } from '../compliance/mask.js';
@@ -19,7 +13,12 @@ import {
   type SubjectEncryptionOptions,
 } from '../compliance/protection.js';
 import type { PseudonymKey } from '../compliance/pseudonymize.js';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import {
+  type ResolvedSigningOptions,
+  resolveSigningOptions,
+  type SigningOptions,
+} from '../compliance/signing-options.js';
+import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 // ---- end data protection ----
 import {
