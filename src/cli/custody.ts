@@ -170,14 +170,10 @@ export function installCustodyHooks(program: Command): void {
   for (const cmd of program.commands) {
     if (kCustodyCommands[cmd.name()] === undefined) continue;
     if (!hasOption(cmd, '--custody')) {
-      cmd.option(
-        '--custody <dir>',
-        'chain of custody: keep the custody log in DIR (default <dir>/custody; env IRONLOG_CUSTODY_DIR)',
-      );
+      cmd.option('--custody <dir>', 'chain of custody: keep the custody log in DIR (default <dir>/custody; env IRONLOG_CUSTODY_DIR)');
       cmd.option('--no-custody', 'run without a custody entry (noted in the custody log where possible)');
     }
-    if (!hasOption(cmd, '--actor'))
-      cmd.option('--actor <name>', 'who acts, recorded in the custody entry (default: the OS user)');
+    if (!hasOption(cmd, '--actor')) cmd.option('--actor <name>', 'who acts, recorded in the custody entry (default: the OS user)');
     if (!hasOption(cmd, '--key')) {
       cmd.option('--key <file>', 'sign the custody entry with this log signer key file (env IRONLOG_SIGNING_KEY_FILE)');
     }
@@ -203,7 +199,9 @@ export function installCustodyHooks(program: Command): void {
       ...(details && Object.keys(details).length > 0 ? { details } : {}),
       via: 'cli',
       option:
-        custody === false ? false : compact({ dir, actor, key: keyFile === undefined ? undefined : { file: keyFile } }),
+        custody === false
+          ? false
+          : compact({ dir, actor, key: keyFile === undefined ? undefined : { file: keyFile } }),
       onNoteFailed: (err) =>
         process.stderr.write(
           `ironlog: custody off for ${spec.action}; the note could not be written: ${String((err as Error)?.message ?? err)}\n`,
@@ -235,9 +233,7 @@ function readKeyText(value: string): string {
     try {
       return fs.readFileSync(v, 'utf8').trim();
     } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `--public-key: cannot read ${v}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new IronlogError(ErrorCodes.IO, `--public-key: cannot read ${v}: ${(err as Error).message}`, { cause: err });
     }
   }
   return v;
@@ -267,9 +263,7 @@ function printEntry(e: CustodyEntry): void {
 export function registerCustody(program: Command): void {
   const custody = program
     .command('custody')
-    .description(
-      'the chain-of-custody log of a WAL: who verified, replayed, exported, recovered or proved what, and when',
-    );
+    .description('the chain-of-custody log of a WAL: who verified, replayed, exported, recovered or proved what, and when');
   custody
     .command('list')
     .description('print the custody entries, oldest first')
@@ -303,15 +297,10 @@ Example:
     });
   custody
     .command('verify')
-    .description(
-      'check the custody log: every entry intact, in order, chained to the one before, and signed (with --public-key)',
-    )
+    .description('check the custody log: every entry intact, in order, chained to the one before, and signed (with --public-key)')
     .option('--dir <dir>', 'the WAL directory (its custody log is <dir>/custody/custody.log)')
     .option('--custody <dir>', 'the custody directory, when it is kept elsewhere')
-    .option(
-      '--public-key <key>',
-      'also require a valid signature on every entry by this verifier key (or a file holding it)',
-    )
+    .option('--public-key <key>', 'also require a valid signature on every entry by this verifier key (or a file holding it)')
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -343,8 +332,7 @@ Example:
             `  torn last line: ${report.tornTail.bytes} bytes after entry ${report.tornTail.afterSeq ?? 'none'} (an append interrupted by a crash, not tampering; the next append cuts it and records it)`,
           );
         }
-        for (const p of report.problems)
-          w(`  ${p.kind}${p.seq !== undefined ? ` (entry ${p.seq})` : ''}: ${p.message}`);
+        for (const p of report.problems) w(`  ${p.kind}${p.seq !== undefined ? ` (entry ${p.seq})` : ''}: ${p.message}`);
       }
       process.exitCode = report.valid ? 0 : 1;
     });
