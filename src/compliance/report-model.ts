@@ -104,7 +104,7 @@ export interface BackendStatus {
   /** Object lock / immutability / retention, as configured. */
   readonly lock: string;
   readonly legalHold: boolean;
-  /** Bucket versioning: not visible from the WAL directory (the backend reports it when uploading). */
+  /** Bucket versioning: not visible from the WAL directory (`Backend.versioning()`, `hold set --source` read it). */
   readonly versioning: string;
 }
 
@@ -242,7 +242,7 @@ function backendStatuses(dir: string, facts: ComplianceFacts | undefined): Backe
       lastDoneAt: last > 0 ? new Date(last).toISOString() : undefined,
       lock: fact?.lock ? `${fact.lock.mode}, ${fact.lock.retainDays} days${fact.worm ? ' (WORM)' : ''}` : 'none',
       legalHold: fact?.legalHold ?? false,
-      versioning: fact?.type === 'fs' ? 'n/a' : 'checked by the backend at upload (see replicationStatus)',
+      versioning: fact?.type === 'fs' ? 'n/a' : 'not visible from the WAL directory (ironlog hold set --source URL reads it)',
     };
   });
 }
