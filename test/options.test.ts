@@ -170,9 +170,19 @@ const kSinkRules: readonly Row[] = [
     'options.walFsModule must be an absolute path to an ES module',
   ],
   [
-    'compliance (not yet supported)',
+    'compliance without a profile',
     sink({ compliance: {} }),
-    'options.compliance is not supported by this version yet (see the compliance issue)',
+    "options.compliance.profile must be one of 'HIPAA', 'PCI-DSS', 'SOX', 'GDPR', got undefined",
+  ],
+  [
+    'compliance with an unknown field',
+    sink({ compliance: { profile: 'SOX', retention: 7 } }),
+    'options.compliance.retention is not a known option',
+  ],
+  [
+    'compliance retentionDays not an integer',
+    sink({ compliance: { profile: 'SOX', retentionDays: 1.5 } }),
+    'options.compliance.retentionDays must be an integer from 1 to 36600 (days), got 1.5',
   ],
   ['metrics a string', sink({ metrics: 'yes' }), 'options.metrics must be a boolean or a prom-client Registry'],
   [

@@ -21,6 +21,7 @@ import {
   type ObjectInfo,
   type PutOptions,
   type PutResult,
+  type VersioningState,
 } from './types.js';
 
 function toAzure(meta: Readonly<Record<string, string>>): Record<string, string> {
@@ -130,6 +131,28 @@ export class AzureBackend implements Backend {
       await this.container.deleteBlob(key, { abortSignal: this.#signal() });
     } catch (err) {
       throw backendError(this.name, 'deleteBlob', key, err);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    try {
+      await this.container.getBlobClient(key).setLegalHold(on, { abortSignal: this.#signal() });
+    } catch (err) {
+      throw backendError(this.name, 'setLegalHold', key, err);
+    }
+  }
+
+  /**
+   * Azure keeps versions per account (blob versioning) and, for immutability, per container
+   * (version-level immutability): the container's `isImmutableStorageWithVersioningEnabled`.
+   */
+  async versioning(): Promise<VersioningState> {
+    try {
+      const p = await this.container.getProperties({ abortSignal: this.#signal() });
+      if (p.isImmutableStorageWithVersioningEnabled === true) return 'enabled';
+      return p.isImmutableStorageWithVersioningEnabled === false ? 'off' : 'unknown';
+    } catch {
+      return 'unknown';
     }
   }
 

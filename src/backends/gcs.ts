@@ -18,6 +18,7 @@ import {
   type ObjectInfo,
   type PutOptions,
   type PutResult,
+  type VersioningState,
 } from './types.js';
 
 interface GcsObjectMeta {
@@ -134,6 +135,23 @@ export class GcsBackend implements Backend {
       await this.bucket.file(key).delete();
     } catch (err) {
       throw backendError(this.name, 'delete', key, err);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    try {
+      await this.bucket.file(key).setMetadata({ eventBasedHold: on });
+    } catch (err) {
+      throw backendError(this.name, 'setMetadata(eventBasedHold)', key, err);
+    }
+  }
+
+  async versioning(): Promise<VersioningState> {
+    try {
+      const [m] = await this.bucket.getMetadata();
+      return m.versioning?.enabled === true ? 'enabled' : 'off';
+    } catch {
+      return 'unknown';
     }
   }
 

@@ -23,6 +23,7 @@ import {
   type PutOptions,
   type PutResult,
   type S3BackendConfig,
+  type VersioningState,
 } from './types.js';
 
 // The AWS SDK warns (process.emitWarning, once per SDK copy and process) that its releases after
@@ -278,6 +279,29 @@ export class S3Backend implements Backend {
       await this.client.send(new this.#sdk.DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }));
     } catch (err) {
       throw backendError(this.name, 'DeleteObject', key, err);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<void> {
+    try {
+      await this.client.send(
+        new this.#sdk.PutObjectLegalHoldCommand({
+          Bucket: this.#config.bucket,
+          Key: key,
+          LegalHold: { Status: on ? 'ON' : 'OFF' },
+        }),
+      );
+    } catch (err) {
+      throw backendError(this.name, 'PutObjectLegalHold', key, err);
+    }
+  }
+
+  async versioning(): Promise<VersioningState> {
+    try {
+      const out = await this.client.send(new this.#sdk.GetBucketVersioningCommand({ Bucket: this.#config.bucket }));
+      return out.Status === 'Enabled' ? 'enabled' : out.Status === 'Suspended' ? 'suspended' : 'off';
+    } catch {
+      return 'unknown';
     }
   }
 

@@ -154,7 +154,18 @@ export interface Backend {
   delete(key: string): Promise<void>;
   /** Releases clients and sockets. */
   close(): Promise<void>;
+  /**
+   * Sets (`true`) or releases (`false`) the legal hold of an existing object: S3 Object Lock
+   * legal hold (`PutObjectLegalHold`), Azure blob legal hold (`setLegalHold`), GCS event-based
+   * hold. Absent on the directory backend. Needs the service's lock support on the bucket.
+   */
+  setLegalHold?(key: string, on: boolean): Promise<void>;
+  /** Whether the bucket / container keeps object versions (absent on the directory backend). */
+  versioning?(): Promise<VersioningState>;
 }
+
+/** Bucket versioning as the service reports it; `unknown` when it cannot be read (permissions). */
+export type VersioningState = 'enabled' | 'suspended' | 'off' | 'unknown';
 
 /** Default of {@link BackendConfigBase.requestTimeoutMs}. */
 export const kDefaultRequestTimeoutMs = 120_000;

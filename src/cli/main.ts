@@ -9,12 +9,15 @@ import { Command, CommanderError } from 'commander';
 import { ErrorCodes, errnoCode, isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerCheckpoint } from './checkpoint.js';
+import { registerCompliance } from './compliance.js';
 import { finishCustodyOnError, installCustodyHooks, registerCustody } from './custody.js';
 import { registerErase } from './erase.js';
 import { registerExport } from './export.js';
+import { registerHold } from './hold.js';
 import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
 import { registerProve } from './prove.js';
+import { registerPrune } from './prune.js';
 import { exitOnBrokenPipe } from './record-output.js';
 import { registerRecover } from './recover.js';
 import { registerReplay } from './replay.js';
@@ -58,6 +61,9 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerWitness(program);
   registerCustody(program);
+  registerCompliance(program);
+  registerHold(program);
+  registerPrune(program);
   registerVersion(program);
   // After every command is registered: one custody entry per verify/replay/export/recover/prove/...
   installCustodyHooks(program);

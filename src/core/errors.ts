@@ -99,6 +99,13 @@ export const ErrorCodes = {
   KEY_PROVIDER_TIMEOUT: 'ERR_IRONLOG_KEY_PROVIDER_TIMEOUT',
   /** An event has no usable subject at the configured subject path (or is not an object). Nothing was written. */
   SUBJECT: 'ERR_IRONLOG_SUBJECT',
+  // compliance profiles, retention and legal hold (issue 12)
+  /** A compliance profile's requirement is not met by the options or the log (the message names each clause). */
+  COMPLIANCE_UNMET: 'ERR_IRONLOG_COMPLIANCE_UNMET',
+  /** A deletion was refused because a segment's retention period has not ended. Nothing was deleted. */
+  RETENTION_ACTIVE: 'ERR_IRONLOG_RETENTION_ACTIVE',
+  /** A local deletion was refused because a legal hold covers the records. Nothing was deleted. */
+  LEGAL_HOLD: 'ERR_IRONLOG_LEGAL_HOLD',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -24,6 +24,8 @@ export type {
   VerifyMode,
 } from '../backends/types.js';
 export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+// ---- compliance profiles, retention and legal hold, reports (issue 12) ----
+export type { ComplianceOptions, ResolvedComplianceOptions } from '../compliance/compliance-options.js';
 export {
   type CustodyAction,
   type CustodyDetails,
@@ -44,6 +46,15 @@ export {
   recordCustody,
 } from '../compliance/custody-session.js';
 export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
+export {
+  type ClearHoldOptions,
+  clearHold,
+  type HoldRange,
+  type LegalHold,
+  listHolds,
+  type SetHoldOptions,
+  setHold,
+} from '../compliance/holds.js';
 // ---- data protection (issue 11) ----
 export {
   type AwsKmsOptions,
@@ -59,6 +70,15 @@ export {
 } from '../compliance/keys.js';
 export { kErased } from '../compliance/keystore.js';
 export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
+export {
+  type ClauseResult,
+  type ClauseStatus,
+  type ComplianceProfile,
+  getProfile,
+  kProfileNames,
+  type ProfileClause,
+  type ProfileName,
+} from '../compliance/profiles.js';
 export {
   checkDecryption,
   type DecryptionReport,
@@ -77,6 +97,13 @@ export {
   verifyProofText,
 } from '../compliance/prove.js';
 export type { PseudonymKey } from '../compliance/pseudonymize.js';
+export {
+  buildReportModel,
+  parsePeriod,
+  type ReportInput,
+  type ReportModel,
+  type ReportPeriod,
+} from '../compliance/report-model.js';
 export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
 export type { CheckpointEvent } from '../compliance/time-note.js';
 export type {
@@ -144,4 +171,5 @@ export {
   type SyncMode,
 } from './options.js';
 export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
+export { type PruneOptions, type PruneResult, pruneSegments } from './prune.js';
 export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';

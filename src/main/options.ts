@@ -1,4 +1,9 @@
 import type { Registry } from 'prom-client';
+import {
+  type ComplianceOptions,
+  type ResolvedComplianceOptions,
+  resolveComplianceOptions,
+} from '../compliance/compliance-options.js';
 import { type CustodyOption, type CustodyOptions, resolveCustodyOption } from '../compliance/custody-session.js';
 // ---- data protection (issue 11) ----
 import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
@@ -15,7 +20,7 @@ import {
   resolveSigningOptions,
   type SigningOptions,
 } from '../compliance/signing-options.js';
-import { invalidOption } from '../core/errors.js';
+import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 // ---- end data protection ----
 import {
@@ -98,8 +103,13 @@ export interface SinkOptions {
    * Default: no replication. See {@link ReplicationOptions} and `docs/replication.md`.
    */
   replication?: ReplicationOptions;
-  /** Reserved for the compliance issue; passing it now fails with a clear error. */
-  compliance?: unknown;
+  /**
+   * A compliance profile (`'HIPAA'`, `'PCI-DSS'`, `'SOX'`, `'GDPR'`) and its retention: the
+   * other options are checked against the profile's requirements and `openSink` fails with
+   * `ERR_IRONLOG_COMPLIANCE_UNMET` naming each unmet clause. Stored in `<dir>/compliance.json`
+   * for `ironlog compliance check|report` and local deletion. See `docs/compliance/<profile>.md`.
+   */
+  compliance?: ComplianceOptions;
   /**
    * Make the WAL a signed transparency log (RFC 6962 tree over every entry, C2SP checkpoints and
    * hash tiles under `<dir>/tlog/`): `{ key, origin?, checkpointIntervalMs?, witnesses? }`. A
@@ -164,6 +174,8 @@ export interface ResolvedSinkOptions {
   readonly custody: CustodyOptions | false | undefined;
   /** Masking / pseudonymization / subject encryption, validated; undefined when none is set. */
   readonly protection: ProtectionConfig | undefined;
+  /** The compliance profile, checked; undefined when none is set. */
+  readonly compliance: ResolvedComplianceOptions | undefined;
 }
 
 /** The defaults of {@link SinkOptions} (every option but `dir`, `clock`, `walFsModule`, `replication` and `metrics`). */
@@ -321,14 +333,24 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     throw invalidOption('options.walFsModule must be an absolute path to an ES module');
   }
   const replication = input.replication === undefined ? undefined : resolveReplicationOptions(input.replication);
-  if (input.compliance !== undefined) {
-    throw invalidOption('options.compliance is not supported by this version yet (see the compliance issue)');
-  }
   const signing = input.signing === undefined ? undefined : resolveSigningOptions(input.signing, nodeId);
   const metrics = input.metrics ?? false;
   if (typeof metrics !== 'boolean' && !isRegistryLike(metrics)) {
     throw invalidOption('options.metrics must be a boolean or a prom-client Registry');
   }
+  const protection = resolveProtectionOptions(input);
+  // Last: a profile is checked against the other options, validated.
+  const compliance =
+    input.compliance === undefined
+      ? undefined
+      : resolveComplianceOptions(input.compliance, {
+          signing,
+          masking: protection?.masking,
+          pseudonymization: protection?.pseudonymization,
+          subjectEncryption: protection?.subjectEncryption,
+          replication,
+          metrics: metrics === false ? undefined : metrics,
+        });
   return {
     dir,
     nodeId,
@@ -347,7 +369,8 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     metrics,
     signing,
     custody: resolveCustodyOption(input.custody),
-    protection: resolveProtectionOptions(input),
+    protection,
+    compliance,
   };
 }
 

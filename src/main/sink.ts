@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+import { writeComplianceRecord } from '../compliance/compliance-record.js';
 import type { CustodyAction, CustodyRange } from '../compliance/custody.js';
 import {
   type CustodyContext,
@@ -520,6 +521,14 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
+  if (resolved.compliance) {
+    try {
+      writeComplianceRecord(dir, resolved.compliance);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
   // ---- data protection (issue 11): record encryption's first data keys, before the writer starts ----
   let sinkRef: Sink | undefined;
   const dataKeys = await startDataKeys(resolved, dir, (err) => sinkRef?.events.emit('fault', err)).catch((err) => {

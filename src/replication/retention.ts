@@ -7,6 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { debuglog } from 'node:util';
+import { type DeletionGuard, loadDeletionGuard } from '../compliance/deletion-guard.js';
 import { fsyncDir } from '../wal/fs.js';
 import { listSegmentFiles } from '../wal/segment.js';
 import type { Manifest, ManifestSegment } from './manifest.js';
@@ -71,10 +72,19 @@ export async function deleteRetainedSegments(
   }
   const { segments } = listSegmentFiles(dir, names);
   const newest = segments[segments.length - 1]?.firstSeq;
+  let guard: DeletionGuard;
+  try {
+    guard = loadDeletionGuard(dir);
+  } catch (err) {
+    debug('local retention cannot read the legal holds / compliance record of %s: %s', dir, String(err));
+    return false; // unreadable holds: delete nothing
+  }
   let changed = false;
   for (const s of manifest.sorted()) {
     if (s.localDeletedAtMs !== undefined || s.replicatedAtMs === undefined || s.firstSeq === newest) continue;
     if (pendingAnywhere(s) || nowMs - s.sealedAtMs < lr.deleteAfterMs) continue;
+    // Legal holds and the compliance profile's retention end (issue 12): skipped, retried next run.
+    if (guard(s, nowMs).length > 0) continue;
     try {
       await fsp.rm(path.join(dir, s.file), { force: true });
       s.localDeletedAtMs = nowMs;
