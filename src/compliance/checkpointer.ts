@@ -297,12 +297,13 @@ export class Checkpointer {
     const startIndex = this.#tiles.size;
     const fromSeq = startIndex === 0 ? undefined : this.#tiledThroughSeq + 1;
     let pending: Buffer[] = [];
-    const flush = (): void => {
+    const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
       this.#tiles.append(pending);
-      this.#index.commit();
-      this.#tiles.commit();
       pending = [];
+      this.#index.commit();
+      // The tiles' fsyncs run in parallel on the libuv pool (one per tile file, then one per directory).
+      await this.#tiles.commitAsync();
     };
     for await (const batch of readLogEntries(this.#cfg.dir, { fromSeq, startIndex, throughSeq: through })) {
       for (const e of batch) {
@@ -310,9 +311,9 @@ export class Checkpointer {
         this.#index.append(e.index, e.seq, e.toSeq);
         this.#tiledThroughSeq = e.toSeq;
       }
-      if (pending.length >= kCommitEveryEntries) flush();
+      if (pending.length >= kCommitEveryEntries) await flush();
     }
-    flush();
+    await flush();
   }
 
   /** Signs and stores a checkpoint of the tiles as they are, with its time note. */
