@@ -16,7 +16,13 @@ import { listSealedSegments } from './local-segments.js';
 import { Manifest, type ManifestSegment } from './manifest.js';
 import type { ResolvedReplicationOptions } from './options.js';
 import { compactManifest, deleteRetainedSegments, retentionDeletes, retentionIntervalMs } from './retention.js';
-import { type BackendRuntime, type UploadOutcome, UploadScheduler } from './scheduling.js';
+import {
+  type BackendRuntime,
+  type TlogOutcome,
+  tlogRecordOf,
+  type UploadOutcome,
+  UploadScheduler,
+} from './scheduling.js';
 import { type ReplicationStatus, replicationStatus } from './status.js';
 import type { ReplicateRunner } from './task.js';
 
@@ -83,6 +89,7 @@ export class ReplicationManager {
       now: this.#now,
       random: init.random ?? Math.random,
       onSettled: (b, outcome) => this.#onSettled(b, outcome),
+      onTlogSettled: (b, outcome) => this.#onTlogSettled(b, outcome),
     });
     const names = this.#backendNames().sort();
     const c = manifest.compacted;
@@ -131,6 +138,19 @@ export class ReplicationManager {
   enqueue(segment: SealedSegment): void {
     if (this.#closing) return;
     if (this.#add(segment, this.#now())) void this.#save();
+    this.#scheduler.pumpAll();
+  }
+
+  /**
+   * The checkpointer finished checkpoint `counter` (signed, cosigned, stored): bring every
+   * backend's copy of `tlog/` up to it (tiles, checkpoints, time notes, index; `tlog-sync.ts`).
+   * Asynchronous and coalescing: checkpoints that arrive while a sync runs are covered by the next.
+   */
+  enqueueTlog(counter: number): void {
+    if (this.#closing || !(Number.isSafeInteger(counter) && counter > this.#manifest.tlog.throughCounter)) return;
+    this.#manifest.tlog.throughCounter = counter;
+    for (const name of this.#backendNames()) tlogRecordOf(this.#manifest, name);
+    void this.#save();
     this.#scheduler.pumpAll();
   }
 
@@ -240,6 +260,14 @@ export class ReplicationManager {
     }
     const event = outcome.alert ? 'alert' : 'backendError';
     if (this.events.listenerCount(event) > 0) this.events.emit(event, outcome.error, b.name);
+    await this.#save();
+  }
+
+  async #onTlogSettled(b: BackendRuntime, outcome: TlogOutcome): Promise<void> {
+    if (!outcome.ok) {
+      const event = outcome.alert ? 'alert' : 'backendError';
+      if (this.events.listenerCount(event) > 0) this.events.emit(event, outcome.error, b.name);
+    }
     await this.#save();
   }
 
