@@ -254,9 +254,9 @@ export class Sink {
     this.events.on('sealed', (segment) => manager.enqueue(segment));
     // With signing: tlog/ (tiles, checkpoints, time notes, index) follows every finished
     // checkpoint to the backends; the open checkpoint was signed before this attach.
-    this.events.on('checkpoint', (c) => manager.enqueueTlog(c.counter));
+    this.events.on('checkpoint', (c) => manager.enqueueTlog(c.counter, c.throughSeq));
     const last = this.#checkpointer?.status().last;
-    if (last !== undefined) manager.enqueueTlog(last.counter);
+    if (last !== undefined) manager.enqueueTlog(last.counter, last.throughSeq);
     if (this.options.ack !== 'replicated') return;
     const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
     const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);

@@ -142,13 +142,16 @@ export class ReplicationManager {
   }
 
   /**
-   * The checkpointer finished checkpoint `counter` (signed, cosigned, stored): bring every
-   * backend's copy of `tlog/` up to it (tiles, checkpoints, time notes, index; `tlog-sync.ts`).
-   * Asynchronous and coalescing: checkpoints that arrive while a sync runs are covered by the next.
+   * The checkpointer finished checkpoint `counter` (signed, cosigned, stored), which covers the
+   * records up to `throughSeq`: bring every backend's copy of `tlog/` up to it (tiles,
+   * checkpoints, time notes, index; `tlog-sync.ts`) once that backend holds every segment up to
+   * `throughSeq`. Asynchronous and coalescing: checkpoints that arrive while a sync runs are
+   * covered by the next one.
    */
-  enqueueTlog(counter: number): void {
+  enqueueTlog(counter: number, throughSeq: number): void {
     if (this.#closing || !(Number.isSafeInteger(counter) && counter > this.#manifest.tlog.throughCounter)) return;
     this.#manifest.tlog.throughCounter = counter;
+    this.#manifest.tlog.checkpoints.push({ counter, throughSeq });
     for (const name of this.#backendNames()) tlogRecordOf(this.#manifest, name);
     void this.#save();
     this.#scheduler.pumpAll();

@@ -80,6 +80,12 @@ export interface TlogReplicaRecord {
 export interface ManifestTlog {
   /** Last checkpoint counter the checkpointer finished (0: none yet, or no signing). */
   throughCounter: number;
+  /**
+   * Finished checkpoints some backend does not hold yet, ascending, with the last seq each covers.
+   * A backend gets a checkpoint only once it holds every segment up to that seq, so a bucket never
+   * holds a checkpoint over records it lacks (an auditor can check every checkpoint it finds).
+   */
+  checkpoints: { counter: number; throughSeq: number }[];
   backends: Record<string, TlogReplicaRecord>;
 }
 
@@ -96,7 +102,7 @@ export class Manifest {
   readonly file: string;
   readonly segments = new Map<number, ManifestSegment>();
   compacted: ManifestCompaction = { throughSeq: 0, segments: 0, backends: [] };
-  tlog: ManifestTlog = { throughCounter: 0, backends: {} };
+  tlog: ManifestTlog = { throughCounter: 0, checkpoints: [], backends: {} };
   #saving: Promise<void> = Promise.resolve();
   #dirty = false;
 
@@ -138,7 +144,7 @@ export class Manifest {
       }
       for (const s of parsed.segments) m.segments.set(s.firstSeq, s);
       if (parsed.compacted) m.compacted = parsed.compacted;
-      if (parsed.tlog) m.tlog = parsed.tlog;
+      if (parsed.tlog) m.tlog = { ...parsed.tlog, checkpoints: parsed.tlog.checkpoints ?? [] };
     }
     // A temp file left by a crash mid-save is garbage: the rename never happened.
     fs.rmSync(`${m.file}.tmp`, { force: true });

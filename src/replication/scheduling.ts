@@ -36,7 +36,9 @@ export interface BackendRuntime {
 }
 
 /** What one settled tlog sync changed. */
-export type TlogOutcome = { readonly ok: true } | { readonly ok: false; readonly error: IronlogError; readonly alert: boolean };
+export type TlogOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: IronlogError; readonly alert: boolean };
 
 /** What one settled upload changed, for the manager's bookkeeping. */
 export type UploadOutcome =
@@ -153,13 +155,35 @@ export class UploadScheduler {
     return best;
   }
 
-  /** True when backend `b` lags behind the latest finished checkpoint and the runner can sync tlogs. */
-  #tlogDue(b: BackendRuntime): boolean {
-    if (this.#init.runner.runTlog === undefined) return false;
+  /** Last seq up to which backend `b` holds every segment (contiguously from the start). */
+  #doneThroughSeq(b: BackendRuntime): number {
+    const m = this.#init.manifest;
+    let done = m.compacted.throughSeq;
+    for (const s of m.sorted()) {
+      if (s.lastSeq <= done) continue;
+      if ((done > 0 && s.firstSeq !== done + 1) || s.backends[b.name]?.state !== 'done') break;
+      done = s.lastSeq;
+    }
+    return done;
+  }
+
+  /**
+   * The checkpoint backend `b` should be synced to: the newest finished one whose records `b`
+   * already holds in full. 0 when the runner cannot sync tlogs, or the backend's copy is alerted.
+   */
+  tlogTargetFor(b: BackendRuntime): number {
+    if (this.#init.runner.runTlog === undefined) return 0;
     const m = this.#init.manifest;
     const rec = m.tlog.backends[b.name];
-    if (rec !== undefined && rec.state !== 'pending') return false; // alerted: an operator's job
-    return m.tlog.throughCounter > (rec?.counter ?? 0);
+    if (rec !== undefined && rec.state !== 'pending') return 0; // alerted: an operator's job
+    const done = this.#doneThroughSeq(b);
+    let target = rec?.counter ?? 0;
+    for (const c of m.tlog.checkpoints) if (c.counter > target && c.throughSeq <= done) target = c.counter;
+    return target;
+  }
+
+  #tlogDue(b: BackendRuntime): boolean {
+    return this.tlogTargetFor(b) > (this.#init.manifest.tlog.backends[b.name]?.counter ?? 0);
   }
 
   #pump(b: BackendRuntime): void {
@@ -228,7 +252,7 @@ export class UploadScheduler {
       nodeId: this.#init.nodeId,
       fromSize: rec.size,
       fromCounter: rec.counter,
-      throughCounter: m.tlog.throughCounter,
+      throughCounter: this.tlogTargetFor(b),
     };
     const runTlog = this.#init.runner.runTlog as (t: TlogSyncTask) => Promise<TlogSyncResult>;
     const res = await runTlog(task).catch(
@@ -244,6 +268,9 @@ export class UploadScheduler {
     if (res.ok) {
       rec.counter = Math.max(rec.counter, res.counter);
       rec.size = Math.max(rec.size, res.size);
+      // Forget the checkpoints every backend holds now.
+      const min = Math.min(...this.backends.map((x) => m.tlog.backends[x.name]?.counter ?? 0));
+      m.tlog.checkpoints = m.tlog.checkpoints.filter((c) => c.counter > min);
       rec.lastError = undefined;
       rec.doneAtMs = now;
       b.breaker.success();

@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sha256Hex } from '../backends/common.js';
+import { joinKey, sha256Hex } from '../backends/common.js';
 import type { Backend, BackendConfig } from '../backends/types.js';
 import { parseCheckpoint } from '../compliance/checkpoint.js';
 import { parseNote } from '../compliance/note.js';
@@ -33,13 +33,16 @@ import {
   tlogDirOf,
 } from '../compliance/tlog-store.js';
 import { ErrorCodes, errnoCode, IronlogError, type WireError } from '../core/errors.js';
-import { joinKey } from '../backends/common.js';
 
 /** Uploads one sync keeps in flight at once. */
 const kSyncConcurrency = 8;
 
 /** Object names under `{prefix}/{nodeId}/tlog/` that are replaced on every sync (all others are create-only). */
-export const kMutableTlogObjects: readonly string[] = Object.freeze([kLatestCheckpointName, kTilesStateFile, kSeqIndexName]);
+export const kMutableTlogObjects: readonly string[] = Object.freeze([
+  kLatestCheckpointName,
+  kTilesStateFile,
+  kSeqIndexName,
+]);
 
 /** `{prefix}/{nodeId}/tlog`: the prefix of a node's replicated transparency log (a static tlog-tiles log). */
 export function tlogObjectPrefix(prefix: string | undefined, nodeId: string): string {

@@ -21,5 +21,7 @@ export default async function replicate(task: ReplicateTask | TlogSyncTask): Pro
     backend = createBackend(task.backend);
     kBackends.set(id, backend);
   }
-  return 'kind' in task && task.kind === 'tlog' ? syncTlog(backend, task) : replicateSegment(backend, task as ReplicateTask);
+  return 'kind' in task && task.kind === 'tlog'
+    ? syncTlog(backend, task)
+    : replicateSegment(backend, task as ReplicateTask);
 }
