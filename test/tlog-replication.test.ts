@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { s3ClientConfig } from '../dist/backends/index.js';
 import { readLogEntries } from '../dist/compliance/entries.js';
 import { generateSignerKey } from '../dist/compliance/note.js';
+import { TileLog } from '../dist/compliance/tiles.js';
 import { type CheckpointInfo, openSink } from '../dist/main/index.js';
 import { segmentObjectKey } from '../dist/replication/naming.js';
 import { readU64 } from '../dist/wal/bytes.js';
@@ -86,10 +87,11 @@ async function runSignedNode(
   dir: string,
   bucketDir: string,
   extra: Record<string, unknown> = {},
+  nodeId = 'node-a',
 ): Promise<{ last: number }> {
   const sink = await openSink({
     dir,
-    nodeId: 'node-a',
+    nodeId,
     segmentBytes: 64 * 1024,
     segmentMaxAgeMs: 200,
     signing: { key: keys.signerKey, checkpointIntervalMs: 1000 },
@@ -310,5 +312,65 @@ describe('tlog replication: attacks on the replicated copy', () => {
     const r = await verifySource(s3Url());
     expect(r.code).toBe(1);
     expect(r.json.nodes[0]?.problems).toContainEqual(expect.objectContaining({ kind: 'checkpoint-sequence' }));
+  });
+});
+
+describe('verify --public-key on a WAL pruned by local retention', () => {
+  it('says the prefix is pruned (exit 1), checks what is left through the tiles with --allow-pruned-start, and the full history from the source', async () => {
+    const t = tempDir();
+    const dir = t.join('wal');
+    const bucket = t.join('bucket');
+    await runSignedNode(dir, bucket, { localRetention: { deleteAfterMs: 0 } }, 'node-p');
+    // Reopen without retention and add records, so the local WAL keeps some beside the pruned ones.
+    const sink = await openSink({ dir, nodeId: 'node-p', signing: { key: keys.signerKey } });
+    for (let i = 0; i < 5; i++) await sink.emitBatch(Array.from({ length: 10 }, (_, k) => ({ more: i * 10 + k })));
+    await sink.close();
+    const first = Number((walFiles(dir)[0] as string).slice(0, 20));
+    expect(first).toBeGreaterThan(1); // retention really deleted the oldest segments
+
+    const strict = await runCli(['verify', '--dir', dir, '--public-key', keys.verifierKey, '--json']);
+    expect(strict.stderr).toBe('');
+    expect(strict.code).toBe(1);
+    const sj = JSON.parse(strict.stdout) as { valid: boolean; problems: { kind: string; message: string }[] };
+    // The tlog check names the pruned prefix; verifyWal reports the same start as a missing segment.
+    expect(sj.problems.map((p) => p.kind)).toEqual(['pruned-start', 'wal']);
+    expect(sj.problems[0]?.message).toMatch(new RegExp(`seqs 1-${first - 1} .*not checked.*--source`));
+
+    const partial = await runCli(['verify', '--dir', dir, '--public-key', keys.verifierKey, '--allow-pruned-start']);
+    expect(partial.code, partial.stdout).toBe(0);
+    expect(partial.stdout).toMatch(new RegExp(`^valid \\(pruned start\\): ${kEvents + 50 - (first - 1)} entries`));
+    expect(partial.stdout).toContain(`pruned: seqs 1-${first - 1}`);
+
+    // The bucket holds the whole history: the full check passes there.
+    const full = await verifySource(`file://${bucket}?prefix=audit`);
+    expect(full.code, JSON.stringify(full.json.nodes[0]?.problems)).toBe(0);
+
+    // An attacker who rewrites the tiles consistently (one pruned leaf changed, every parent and
+    // tiles-state recomputed) is caught: the tiles no longer give the signed roots.
+    const old = TileLog.open(path.join(dir, 'tlog'), { readOnly: true });
+    const leaves = Array.from({ length: old.size }, (_, i) => old.subtreeHash(0, i));
+    old.close();
+    (leaves[3] as Buffer)[0] ^= 1;
+    const rebuilt = t.join('rebuilt');
+    const forged = TileLog.open(rebuilt);
+    forged.append(leaves);
+    forged.commit();
+    forged.close();
+    fs.rmSync(path.join(dir, 'tlog', 'tile'), { recursive: true });
+    fs.cpSync(path.join(rebuilt, 'tile'), path.join(dir, 'tlog', 'tile'), { recursive: true });
+    fs.copyFileSync(path.join(rebuilt, 'tiles-state'), path.join(dir, 'tlog', 'tiles-state'));
+    const caught = await runCli([
+      'verify',
+      '--dir',
+      dir,
+      '--public-key',
+      keys.verifierKey,
+      '--allow-pruned-start',
+      '--json',
+    ]);
+    expect(caught.code).toBe(1);
+    const cj = JSON.parse(caught.stdout) as { problems: { kind: string; message: string }[] };
+    expect(cj.problems.map((p) => p.kind)).toContain('root-mismatch');
+    expect(cj.problems.find((p) => p.kind === 'root-mismatch')?.message).toMatch(/the stored tiles give/);
   });
 });
