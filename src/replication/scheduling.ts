@@ -254,13 +254,15 @@ export class UploadScheduler {
       fromCounter: rec.counter,
       throughCounter: this.tlogTargetFor(b),
     };
-    const runTlog = this.#init.runner.runTlog as (t: TlogSyncTask) => Promise<TlogSyncResult>;
-    const res = await runTlog(task).catch(
-      (err: unknown): TlogSyncResult => ({
-        ok: false,
-        error: new IronlogError(ErrorCodes.WORKER_EXITED, `replicator task failed: ${String(err)}`).toWire(),
-      }),
-    );
+    const runner = this.#init.runner;
+    const res = await Promise.resolve()
+      .then(() => (runner.runTlog as (t: TlogSyncTask) => Promise<TlogSyncResult>).call(runner, task))
+      .catch(
+        (err: unknown): TlogSyncResult => ({
+          ok: false,
+          error: new IronlogError(ErrorCodes.WORKER_EXITED, `replicator task failed: ${String(err)}`).toWire(),
+        }),
+      );
     if (this.#stopped && !res.ok) return;
     const now = this.#init.now();
     rec.attempts++;
