@@ -278,7 +278,7 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
   //    pruned start, the records left are compared with the tiles' leaf hashes instead, and the
   //    tiles with every checkpoint's root.
   const latestSize = last?.checkpoint.size ?? 0;
-  const pruned = await prunedStartOf(dir, tlogDir);
+  const pruned = await prunedStartOf(dir);
   let entries = 0;
   let records = 0;
   let uncoveredFrom = -1;
@@ -522,7 +522,7 @@ async function recomputeFromRecords(
 }
 
 /** The first seq of the WAL's oldest segment when it is past seq 1 (a pruned start), else undefined. */
-async function prunedStartOf(dir: string, _tlogDir: string): Promise<{ firstSeq: number } | undefined> {
+async function prunedStartOf(dir: string): Promise<{ firstSeq: number } | undefined> {
   let first: number | undefined;
   try {
     first = (await listLogSegments(dir))[0]?.firstSeq;
