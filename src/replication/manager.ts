@@ -150,8 +150,13 @@ export class ReplicationManager {
    */
   enqueueTlog(counter: number, throughSeq: number): void {
     if (this.#closing || !(Number.isSafeInteger(counter) && counter > this.#manifest.tlog.throughCounter)) return;
-    this.#manifest.tlog.throughCounter = counter;
-    this.#manifest.tlog.checkpoints.push({ counter, throughSeq });
+    const t = this.#manifest.tlog;
+    t.throughCounter = counter;
+    // Idle interval checkpoints cover the same records: keep the newest of such a run only, so a
+    // long backend outage grows the list by the checkpoints over new records, not by the minutes.
+    const prev = t.checkpoints[t.checkpoints.length - 1];
+    if (prev !== undefined && prev.throughSeq === throughSeq) prev.counter = counter;
+    else t.checkpoints.push({ counter, throughSeq });
     for (const name of this.#backendNames()) tlogRecordOf(this.#manifest, name);
     void this.#save();
     this.#scheduler.pumpAll();
