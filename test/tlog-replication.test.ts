@@ -8,12 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { s3ClientConfig } from '../dist/backends/index.js';
+import { createBackend, s3ClientConfig } from '../dist/backends/index.js';
 import { readLogEntries } from '../dist/compliance/entries.js';
 import { generateSignerKey } from '../dist/compliance/note.js';
 import { TileLog } from '../dist/compliance/tiles.js';
 import { type CheckpointInfo, openSink } from '../dist/main/index.js';
 import { segmentObjectKey } from '../dist/replication/naming.js';
+import { syncTlog } from '../dist/replication/tlog-sync.js';
 import { readU64 } from '../dist/wal/bytes.js';
 import { WalWriter } from '../dist/wal/writer.js';
 import { type Emulator, startS3rver } from './fixtures/emulators.js';
@@ -195,6 +196,38 @@ describe('tlog replication: layout', () => {
       }
     }
     expect(files.filter((f) => f.endsWith('.wal')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('tlog replication: the sync step', () => {
+  const localCounters = (): number =>
+    fs.readdirSync(path.join(walDir, 'tlog', 'checkpoints')).filter((f) => f.endsWith('.note')).length;
+  const task = (bucket: string) =>
+    ({
+      kind: 'tlog',
+      backend: { type: 'fs', dir: bucket, prefix: 'audit' },
+      dir: walDir,
+      nodeId: 'node-a',
+      fromSize: 0,
+      fromCounter: 0,
+      throughCounter: localCounters(),
+    }) as const;
+
+  it('is idempotent from scratch (identical objects count as present), and never overwrites a changed tile', async () => {
+    const bucket = copyOfBucket();
+    const backend = createBackend({ type: 'fs', dir: bucket, prefix: 'audit' });
+    const again = await syncTlog(backend, task(bucket));
+    expect(again).toMatchObject({ ok: true, counter: localCounters() });
+    expect(again.ok && again.present).toBeGreaterThan(3);
+    const tile = path.join(bucket, 'audit', 'node-a', 'tlog', 'tile', '0', '000');
+    const changed = fs.readFileSync(tile);
+    changed[5] = (changed[5] as number) ^ 1;
+    fs.writeFileSync(tile, changed);
+    const res = await syncTlog(backend, task(bucket));
+    expect(res.ok).toBe(false);
+    expect(!res.ok && res.error.code).toBe('ERR_IRONLOG_REPLICATION_TAMPER');
+    expect(fs.readFileSync(tile)).toEqual(changed); // the evidence stays
+    await backend.close();
   });
 });
 

@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { joinKey, sha256Hex } from '../backends/common.js';
+import { joinKey, md5Hex, sha256Hex } from '../backends/common.js';
 import type { Backend, BackendConfig } from '../backends/types.js';
 import { parseCheckpoint } from '../compliance/checkpoint.js';
 import { parseNote } from '../compliance/note.js';
@@ -239,6 +239,15 @@ export async function syncTlog(backend: Backend, task: TlogSyncTask): Promise<Tl
             o.key,
             `stored sha256 ${info.sha256 ?? '(none)'} / ${info.bytes} bytes, local ${sha256} / ${o.body.length} bytes`,
           );
+        }
+        // Its bytes too, as for a segment found present: the service's MD5, else a read-back.
+        const plainMd5 = info.md5 !== undefined && !info.md5.includes('-');
+        if (task.backend.verify === 'read-back' || !plainMd5 || backend.type === 'fs') {
+          if (sha256Hex(await backend.get(o.key)) !== sha256) {
+            throw tamper(backend, o.key, 'its bytes do not match its SHA-256 metadata');
+          }
+        } else if (info.md5 !== md5Hex(o.body)) {
+          throw tamper(backend, o.key, `service MD5 ${info.md5} does not match the bytes`);
         }
         present++;
         return;
