@@ -70,8 +70,8 @@ export class AzureBackend implements Backend {
         abortSignal: this.#signal(),
         blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
         metadata: toAzure({ ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 }),
-        conditions: { ifNoneMatch: '*' },
-        ...(c.immutability
+        ...(opts.overwrite ? {} : { conditions: { ifNoneMatch: '*' } }),
+        ...(c.immutability && !opts.overwrite
           ? {
               immutabilityPolicy: {
                 expiriesOn: daysFromNow(c.immutability.retainDays),
@@ -79,7 +79,7 @@ export class AzureBackend implements Backend {
               },
             }
           : {}),
-        ...(c.legalHold ? { legalHold: true } : {}),
+        ...(c.legalHold && !opts.overwrite ? { legalHold: true } : {}),
       });
       const got = out.contentMD5 ? Buffer.from(out.contentMD5).toString('hex') : undefined;
       if (got !== undefined && got !== md5) throw verifyError(this.name, key, `Content-MD5 ${got}, local ${md5}`);

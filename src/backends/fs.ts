@@ -57,23 +57,34 @@ export class FsBackend implements Backend {
     const metaTmp = path.join(dir, `.${path.basename(file)}${kMetaSuffix}${tag}`);
     try {
       await fsp.mkdir(dir, { recursive: true });
-      // Never touch the metadata of an object that exists: it is someone's evidence. With the data
-      // file absent, a metadata file can only be a leftover of our own crashed attempt.
-      if (
-        await fsp.stat(file).then(
-          () => true,
-          () => false,
-        )
-      ) {
-        throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
+      if (opts.overwrite) {
+        // A mutable object: data first, then its metadata, each replaced atomically by rename.
+        // A reader between the two renames sees new bytes with the old SHA-256 (readers of the
+        // mutable tlog objects check their signatures and tiles instead of this metadata).
+        await writeFileSynced(tmp, body);
+        await fsp.rename(tmp, file);
+        const meta = { ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 };
+        await writeFileSynced(metaTmp, Buffer.from(JSON.stringify(meta)));
+        await fsp.rename(metaTmp, `${file}${kMetaSuffix}`);
+      } else {
+        // Never touch the metadata of an object that exists: it is someone's evidence. With the data
+        // file absent, a metadata file can only be a leftover of our own crashed attempt.
+        if (
+          await fsp.stat(file).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
+        }
+        const meta = { ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 };
+        await writeFileSynced(metaTmp, Buffer.from(JSON.stringify(meta)));
+        await fsp.rename(metaTmp, `${file}${kMetaSuffix}`);
+        await writeFileSynced(tmp, body);
+        // link() is create-only: an existing object is never replaced.
+        await fsp.link(tmp, file);
+        await fsp.unlink(tmp);
       }
-      const meta = { ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 };
-      await writeFileSynced(metaTmp, Buffer.from(JSON.stringify(meta)));
-      await fsp.rename(metaTmp, `${file}${kMetaSuffix}`);
-      await writeFileSynced(tmp, body);
-      // link() is create-only: an existing object is never replaced.
-      await fsp.link(tmp, file);
-      await fsp.unlink(tmp);
       fsyncDir(dir);
     } catch (err) {
       await fsp.rm(tmp, { force: true });

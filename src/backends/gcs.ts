@@ -76,13 +76,13 @@ export class GcsBackend implements Backend {
         resumable: false,
         validation: false,
         timeout: this.#config.requestTimeoutMs ?? kDefaultRequestTimeoutMs,
-        preconditionOpts: { ifGenerationMatch: 0 },
+        ...(opts.overwrite ? {} : { preconditionOpts: { ifGenerationMatch: 0 } }),
         metadata: {
           contentType: 'application/octet-stream',
           metadata: { ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 },
-          ...(c.eventBasedHold ? { eventBasedHold: true } : {}),
-          ...(c.temporaryHold ? { temporaryHold: true } : {}),
-          ...(c.retention
+          ...(c.eventBasedHold && !opts.overwrite ? { eventBasedHold: true } : {}),
+          ...(c.temporaryHold && !opts.overwrite ? { temporaryHold: true } : {}),
+          ...(c.retention && !opts.overwrite
             ? {
                 retention: {
                   mode: c.retention.mode,

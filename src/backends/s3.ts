@@ -103,7 +103,7 @@ export class S3Backend implements Backend {
     const Metadata = { ...opts.metadata, [kMetaKeys.SHA256]: opts.sha256 };
     const threshold = this.#config.multipartThresholdBytes ?? kDefaultThreshold;
     let accept: string[];
-    if (body.length >= threshold) {
+    if (body.length >= threshold && !opts.overwrite) {
       accept = await this.#multipart(key, body, Metadata);
     } else {
       const md5 = md5Hex(body);
@@ -117,9 +117,8 @@ export class S3Backend implements Backend {
             ContentLength: body.length,
             ContentMD5: md5Base64(body),
             ContentType: 'application/octet-stream',
-            IfNoneMatch: '*',
+            ...(opts.overwrite ? {} : { IfNoneMatch: '*', ...this.#lockParams() }),
             Metadata,
-            ...this.#lockParams(),
           }),
         );
         etag = stripQuotes(out.ETag);

@@ -123,6 +123,14 @@ export interface PutOptions {
   readonly sha256: string;
   /** Further metadata, `ironlog-*` keys. */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * Replace an existing object instead of refusing to (no create-only precondition, and no
+   * retention, legal hold or immutability policy on it, which would forbid the next replacement).
+   * Only for the few mutable objects of a replicated transparency log (`tlog/checkpoint`,
+   * `tlog/tiles-state`, `tlog/index`, see docs/replication.md); segments, tiles and numbered
+   * checkpoints are never written with it. Default false.
+   */
+  readonly overwrite?: boolean;
 }
 
 /** How a successful {@link Backend.put} was verified. */

@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import { formatConsistencyProof, formatRecordProof, proveConsistency, proveRecord } from '../compliance/prove.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { intArg, seqArg } from './args.js';
+import { intArg, resolveReadTarget, seqArg } from './args.js';
 
 interface ProveOptions {
-  dir: string;
+  dir?: string;
+  source?: string;
+  node?: string;
   seq?: number;
   consistency?: boolean;
   fromSize?: number;
@@ -21,7 +23,12 @@ export function registerProve(program: Command): void {
   program
     .command('prove')
     .description('print an inclusion proof of one record, or a consistency proof between two tree sizes')
-    .requiredOption('--dir <dir>', 'the WAL directory (opened with the signing option)')
+    .option('--dir <dir>', 'the WAL directory (opened with the signing option)')
+    .option(
+      '--source <url>',
+      "a replicated history instead (s3://bucket/prefix, azure://, gs://, file://): proves from the bucket's tlog/",
+    )
+    .option('--node <id>', 'with --source: the node to prove from (needed when the source holds several)')
     .option('--seq <n>', 'the record to prove', seqArg)
     .option('--consistency', 'a consistency proof instead (with --from-size)')
     .option('--from-size <n>', 'with --consistency: the older tree size', intArg)
@@ -39,14 +46,25 @@ Check either with: ironlog verify-proof --proof FILE --public-key KEY
 
 Examples:
   $ ironlog prove --dir ./audit --seq 1234 > record.proof
-  $ ironlog prove --dir ./audit --consistency --from-size 1000 --json`,
+  $ ironlog prove --dir ./audit --consistency --from-size 1000 --json
+  $ ironlog prove --source 's3://audit-prod/audit?region=eu-west-1' --node node-a --seq 1234`,
     )
     .action(async (opts: ProveOptions) => {
       const usage = (m: string): IronlogError => new IronlogError(ErrorCodes.INVALID_ARGUMENT, m);
+      const target = resolveReadTarget({ dir: opts.dir, source: opts.source });
+      if (target.kind === 'dir' && opts.node !== undefined) throw usage('--node goes with --source');
+      // With a source, the proof comes from a local copy of the node's tlog/ (and one segment).
+      const remote =
+        target.kind === 'remote'
+          ? { url: target.url, opts: opts.node !== undefined ? { node: opts.node } : {} }
+          : undefined;
+      const loadRemote = () => import('../replication/readback.js');
       if (opts.consistency) {
         if (opts.seq !== undefined) throw usage('--seq and --consistency are mutually exclusive');
         if (opts.fromSize === undefined) throw usage('--consistency needs --from-size <n>');
-        const p = await proveConsistency(opts.dir, opts.fromSize, opts.toSize);
+        const p = remote
+          ? await (await loadRemote()).proveRemoteConsistency(remote.url, opts.fromSize, opts.toSize, remote.opts)
+          : await proveConsistency((target as { dir: string }).dir, opts.fromSize, opts.toSize);
         process.stdout.write(opts.json ? `${JSON.stringify(p, null, 2)}\n` : formatConsistencyProof(p));
         return;
       }
@@ -54,7 +72,9 @@ Examples:
         throw usage('--from-size and --to-size go with --consistency');
       }
       if (opts.seq === undefined) throw usage('give --seq <n> (or --consistency --from-size <n>)');
-      const p = await proveRecord(opts.dir, opts.seq);
+      const p = remote
+        ? await (await loadRemote()).proveRemoteRecord(remote.url, opts.seq, remote.opts)
+        : await proveRecord((target as { dir: string }).dir, opts.seq);
       process.stdout.write(opts.json ? `${JSON.stringify(p, null, 2)}\n` : formatRecordProof(p));
     });
 }

@@ -11,7 +11,7 @@ import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } 
 import { collectArg } from './key-arg.js';
 import { type KeyCliOptions, keyProviderFromCli } from './key-args.js';
 import { segmentProgress } from './progress.js';
-import { verifyLogLocal } from './verify-log.js';
+import { verifyLogLocal, verifyLogRemote } from './verify-log.js';
 
 interface VerifyOptions extends KeyCliOptions {
   dir?: string;
@@ -185,7 +185,10 @@ export function registerVerify(program: Command): void {
     .option('--source <url>', 'a replicated history: s3://bucket/prefix, azure://container/prefix, gs://, file://')
     .option('--from <url>', 'same as --source')
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
-    .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
+    .option(
+      '--allow-pruned-start',
+      'accept a history whose oldest segments were deleted (retention): with --public-key, its remaining records are checked through the hash tiles',
+    )
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .option(
@@ -221,6 +224,7 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 Examples:
   $ ironlog verify --dir ./audit --json
   $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
+  $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1' --public-key audit.pub
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
   $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
@@ -230,24 +234,25 @@ Examples:
         source: opts.source,
         fromUrl: opts.from !== undefined ? requireUrl(opts.from) : undefined,
       });
+      const logOpts = (publicKey: string) => ({
+        publicKey,
+        witnessKey: opts.witnessKey,
+        witnesses: opts.witnesses,
+        timeSlackMs: opts.timeSlack,
+        allowPrunedStart: opts.allowPrunedStart === true,
+      });
+      if (opts.publicKey === undefined && (opts.witnessKey !== undefined || opts.witnesses !== undefined)) {
+        throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--witness-key and --witnesses go with --public-key');
+      }
       if (target.kind === 'dir') {
-        if (opts.nodes !== undefined || opts.allowPrunedStart) {
+        if (opts.nodes !== undefined || (opts.allowPrunedStart && opts.publicKey === undefined)) {
           throw new IronlogError(
             ErrorCodes.INVALID_ARGUMENT,
-            '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
+            '--nodes applies to a source (--source <url>), and --allow-pruned-start to a source or to --dir with --public-key',
           );
         }
         if (opts.publicKey !== undefined) {
-          process.exitCode = await verifyLogLocal(
-            target.dir,
-            {
-              publicKey: opts.publicKey,
-              witnessKey: opts.witnessKey,
-              witnesses: opts.witnesses,
-              timeSlackMs: opts.timeSlack,
-            },
-            opts.json === true,
-          );
+          process.exitCode = await verifyLogLocal(target.dir, logOpts(opts.publicKey), opts.json === true);
           return;
         }
         process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress);
@@ -258,10 +263,12 @@ Examples:
         return;
       }
       if (opts.publicKey !== undefined) {
-        throw new IronlogError(
-          ErrorCodes.INVALID_ARGUMENT,
-          '--public-key works with --dir only in this version (not with a source URL)',
+        process.exitCode = await verifyLogRemote(
+          target.url,
+          { ...logOpts(opts.publicKey), ...(opts.nodes ? { nodes: opts.nodes } : {}) },
+          opts.json === true,
         );
+        return;
       }
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),

@@ -297,22 +297,35 @@ export class Checkpointer {
     const startIndex = this.#tiles.size;
     const fromSeq = startIndex === 0 ? undefined : this.#tiledThroughSeq + 1;
     let pending: Buffer[] = [];
-    const flush = (): void => {
+    // The commit of one chunk runs while the next chunk is read and hashed: its fsyncs run in
+    // parallel on the libuv pool (one per tile file, then one per directory), off this thread.
+    let committing: Promise<void> | undefined;
+    const flush = async (): Promise<void> => {
+      await committing; // one commit at a time; appends wait for it
+      committing = undefined;
       if (pending.length === 0) return;
       this.#tiles.append(pending);
-      this.#index.commit();
-      this.#tiles.commit();
       pending = [];
+      this.#index.commit(); // index rows are durable before the tiles that hold their entries
+      const p = this.#tiles.commitAsync();
+      p.catch(() => undefined); // awaited by the next flush; this only keeps it from counting as unhandled
+      committing = p;
     };
-    for await (const batch of readLogEntries(this.#cfg.dir, { fromSeq, startIndex, throughSeq: through })) {
-      for (const e of batch) {
-        pending.push(leafHash(e.bytes));
-        this.#index.append(e.index, e.seq, e.toSeq);
-        this.#tiledThroughSeq = e.toSeq;
+    try {
+      for await (const batch of readLogEntries(this.#cfg.dir, { fromSeq, startIndex, throughSeq: through })) {
+        for (const e of batch) {
+          pending.push(leafHash(e.bytes));
+          this.#index.append(e.index, e.seq, e.toSeq);
+          this.#tiledThroughSeq = e.toSeq;
+        }
+        if (pending.length >= kCommitEveryEntries) await flush();
       }
-      if (pending.length >= kCommitEveryEntries) flush();
+      await flush();
+      await committing;
+    } finally {
+      // Never leave a commit running into the next operation (a read error ends the loop early).
+      await committing?.catch(() => undefined);
     }
-    flush();
   }
 
   /** Signs and stores a checkpoint of the tiles as they are, with its time note. */

@@ -634,3 +634,127 @@ describe('TileLog damage', () => {
     expect(() => TileLog.open(dir)).toThrow(corrupt);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// commitAsync: the same files and the same crash ordering as commit, with the fsyncs in parallel.
+
+/** RecordingFs with an async fsync that yields before syncing, so concurrent calls overlap; can fail the k-th. */
+class AsyncRecordingFs extends RecordingFs {
+  inFlight = 0;
+  maxInFlight = 0;
+  asyncCalls = 0;
+  failAsyncAt = Number.POSITIVE_INFINITY;
+  async fsyncAsync(fd: number): Promise<void> {
+    this.asyncCalls++;
+    const n = this.asyncCalls;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (n === this.failAsyncAt) throw Object.assign(new Error('simulated EIO in fsync'), { code: 'EIO' });
+      this.fsyncSync(fd);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+describe('TileLog.commitAsync', () => {
+  it('writes the same tiles and tiles-state as commit, step by step', async () => {
+    const a = tmpDir();
+    const b = tmpDir();
+    const sync = TileLog.open(a);
+    const parallel = TileLog.open(b);
+    for (const n of [3, 256, 300, 4095, 20_000, 65_537]) {
+      sync.append(kLeaves.slice(sync.appendedSize, n));
+      sync.commit();
+      parallel.append(kLeaves.slice(parallel.appendedSize, n));
+      await parallel.commitAsync();
+      expect(parallel.size).toBe(n);
+      expect(filesUnder(b)).toEqual(filesUnder(a));
+      expect(fs.readFileSync(path.join(b, kTilesStateFile))).toEqual(fs.readFileSync(path.join(a, kTilesStateFile)));
+    }
+    expectMatchesMemory(parallel, kMaxLeaves, [3, 256, 300, 4095, 20_000]);
+    await parallel.commitAsync(); // nothing to do
+    sync.close();
+    parallel.close();
+    const again = TileLog.open(b, { cacheTiles: 2 });
+    expectMatchesMemory(again, kMaxLeaves, [300, 20_000]);
+    again.close();
+  });
+
+  it('fsyncs the tiles concurrently, yet every fsync precedes its rename and every directory fsync precedes tiles-state', async () => {
+    const dir = tmpDir();
+    build(dir, [250]).close();
+    const rec = new AsyncRecordingFs();
+    const log = TileLog.open(dir, { fs: rec });
+    rec.log.length = 0;
+    log.append(kLeaves.slice(250, kMaxLeaves));
+    const p = log.commitAsync();
+    // Nothing may change the log while the commit runs.
+    expect(() => log.append([kLeaves[0] as Buffer])).toThrow(expect.objectContaining({ code: 'ERR_IRONLOG_INTERNAL' }));
+    await expect(log.commitAsync()).rejects.toMatchObject({ code: 'ERR_IRONLOG_INTERNAL' });
+    await p;
+    expect(log.size).toBe(kMaxLeaves);
+    log.close();
+    expect(rec.maxInFlight).toBeGreaterThan(1);
+    const ops = rec.log;
+    const stateAt = ops.findIndex((o) => o.op === 'rename' && o.to === path.join(dir, kTilesStateFile));
+    expect(stateAt).toBeGreaterThan(0);
+    let tileRenames = 0;
+    const syncedDirs = new Map<string, number>();
+    ops.forEach((o, i) => {
+      if (o.op === 'fsync' && i < stateAt && !o.path.includes('tiles-tmp')) {
+        syncedDirs.set(o.path, (syncedDirs.get(o.path) ?? 0) + 1);
+      }
+      if (o.op !== 'rename' || i >= stateAt) return;
+      tileRenames++;
+      const opened = ops.findLastIndex((x, j) => j < i && x.op === 'open-w' && x.path === o.path);
+      const synced = ops.findIndex((x, j) => j > opened && j < i && x.op === 'fsync' && x.path === o.path);
+      expect(opened).toBeGreaterThanOrEqual(0);
+      expect(synced).toBeGreaterThan(opened);
+      const target = o.to as string;
+      expect(
+        ops.findIndex((x, j) => j > i && j < stateAt && x.op === 'fsync' && x.path === path.dirname(target)),
+      ).toBeGreaterThan(i);
+    });
+    expect(tileRenames).toBe(256 + 1 + 1 + 1);
+    // One fsync per directory for the whole commit, not one per tile.
+    expect(syncedDirs.get(path.join(dir, 'tile', '0'))).toBe(1);
+    expect([...syncedDirs.values()].every((n) => n === 1)).toBe(true);
+    expect(ops.some((o) => o.op === 'unlink' && o.path.endsWith(path.join('000.p', '250')))).toBe(true);
+  });
+
+  it('a failed fsync at any point of the commit leaves the old size, consistent, and the same leaves commit again', async () => {
+    const base = tmpDir();
+    build(base, [125, 250]).close();
+    const probe = new AsyncRecordingFs();
+    const probeDir = tmpDir();
+    linkCopy(base, probeDir);
+    const p = TileLog.open(probeDir, { fs: probe });
+    p.append(kLeaves.slice(250, 530));
+    await p.commitAsync();
+    p.close();
+    const calls = probe.asyncCalls;
+    expect(calls).toBeGreaterThan(3);
+    for (let k = 1; k <= calls; k++) {
+      const dir = tmpDir();
+      linkCopy(base, dir);
+      const failing = new AsyncRecordingFs();
+      failing.failAsyncAt = k;
+      const log = TileLog.open(dir, { fs: failing });
+      log.append(kLeaves.slice(250, 530));
+      await expect(log.commitAsync()).rejects.toMatchObject({ code: 'ERR_IRONLOG_IO' });
+      expect(log.size).toBe(250);
+      log.close();
+      const reopened = TileLog.open(dir);
+      expect(reopened.size).toBe(250);
+      expect(reopened.root()).toEqual(rootAt(250, kTruth));
+      reopened.append(kLeaves.slice(250, 530));
+      await reopened.commitAsync();
+      expectMatchesMemory(reopened, 530, [250]);
+      reopened.close();
+      expect(fs.readdirSync(path.join(dir, 'tiles-tmp'))).toEqual([]);
+    }
+  });
+});

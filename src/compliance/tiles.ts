@@ -176,13 +176,43 @@ class TileHashes {
 /** The `node:fs` subset {@link TileLog} uses: the WAL's seam plus `rmdirSync` (best-effort clean-up). */
 export interface TileFs extends WalFs {
   rmdirSync(path: string): void;
+  /**
+   * Optional `fsync` on the libuv thread pool. With it, {@link TileLog.commitAsync} fsyncs the
+   * files of one commit concurrently; without it, one after the other with `fsyncSync`.
+   */
+  fsyncAsync?(fd: number): Promise<void>;
 }
 
 /** The default {@link TileFs}: plain `node:fs`. */
 export const kNodeTileFs: TileFs = Object.freeze({
   ...nodeWalFs,
   rmdirSync: (p: string): void => fs.rmdirSync(p),
+  fsyncAsync: (fd: number): Promise<void> =>
+    new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))),
 });
+
+/** fsyncs {@link TileLog.commitAsync} keeps in flight at once (the libuv pool runs 4 by default). */
+export const kCommitFsyncConcurrency = 16;
+
+/** Temp files {@link TileLog.commitAsync} keeps open at once. */
+const kCommitChunkFiles = 512;
+
+/** One temp file of a commit: written, then fsync'd, then renamed to `target`. */
+interface PendingTemp {
+  readonly tmp: string;
+  readonly target: string;
+  /** Open descriptor, -1 once closed. */
+  fd: number;
+}
+
+/** What one commit writes. */
+interface CommitPlan {
+  readonly oldSize: number;
+  readonly newSize: number;
+  readonly files: readonly { readonly rel: string; readonly bytes: Uint8Array }[];
+  /** Directories whose entries changed (renames, new sub-directories): one fsync each. */
+  readonly dirsToSync: Set<string>;
+}
 
 /** Options of {@link TileLog.open}. */
 export interface TileLogOptions {
@@ -266,6 +296,8 @@ export class TileLog implements SubtreeHashSource {
   readonly #knownDirs = new Set<string>();
   #tmpCounter = 0;
   #closed = false;
+  /** True while a commitAsync runs (append and commit must wait for it). */
+  #committing = false;
 
   private constructor(dir: string, options: TileLogOptions, state: TilesState) {
     this.#dir = dir;
@@ -429,6 +461,7 @@ export class TileLog implements SubtreeHashSource {
   append(leafHashes: readonly Uint8Array[]): void {
     this.#check();
     if (this.#readOnly) throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `the TileLog of ${this.#dir} is read-only`);
+    this.#assertNotCommitting();
     if (!Array.isArray(leafHashes)) {
       throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'TileLog.append(leafHashes): leafHashes must be an array');
     }
@@ -478,24 +511,81 @@ export class TileLog implements SubtreeHashSource {
    * Makes every appended leaf durable: writes the new full tiles and the changed partial tiles
    * (each: temp file, fsync, rename, directory fsync), then `tiles-state`, then deletes the
    * partial tiles of tiles that became full. A failure throws `ERR_IRONLOG_IO` and leaves the
-   * durable size where it was; `commit` may be called again.
+   * durable size where it was; `commit` may be called again. Synchronous: one fsync after the
+   * other; {@link commitAsync} does the same work with the fsyncs in parallel.
    */
   commit(): void {
+    const plan = this.#planCommit();
+    if (plan === undefined) return;
+    const temps: PendingTemp[] = [];
+    try {
+      for (const f of plan.files) {
+        const t = this.#writeTemp(f, temps);
+        this.#fs.fsyncSync(t.fd);
+        this.#closeTemp(t);
+      }
+    } catch (err) {
+      this.#abandonTemps(temps);
+      throw ioError('cannot write a hash tile', err);
+    }
+    this.#installTiles(plan, temps);
+    for (const d of plan.dirsToSync) this.#syncDir(d);
+    this.#finishCommit(plan);
+  }
+
+  /**
+   * {@link commit} with the expensive part off the calling thread and in parallel: every temp file
+   * is written first, then all of them are fsync'd concurrently on the libuv pool (at most
+   * {@link kCommitFsyncConcurrency} at a time), then renamed, then each directory that changed is
+   * fsync'd once (also concurrently), and only then `tiles-state` is replaced. The crash ordering
+   * is exactly that of `commit`: no tile is renamed before its bytes are durable, and
+   * `tiles-state` names the new size only after every rename is durable. `append` and `commit`
+   * must not be called until the promise settles (`ERR_IRONLOG_INTERNAL`). Without a
+   * `fsyncAsync` in the {@link TileFs} seam, the fsyncs run one at a time with `fsyncSync`.
+   */
+  async commitAsync(): Promise<void> {
+    const plan = this.#planCommit();
+    if (plan === undefined) return;
+    this.#committing = true;
+    try {
+      const temps: PendingTemp[] = [];
+      try {
+        // In chunks, so a huge commit never holds thousands of descriptors open.
+        for (let i = 0; i < plan.files.length; i += kCommitChunkFiles) {
+          const chunk = plan.files.slice(i, i + kCommitChunkFiles).map((f) => this.#writeTemp(f, temps));
+          await this.#fsyncAll(chunk.map((t) => t.fd));
+          for (const t of chunk) this.#closeTemp(t);
+        }
+      } catch (err) {
+        this.#abandonTemps(temps);
+        throw ioError('cannot write a hash tile', err);
+      }
+      this.#installTiles(plan, temps);
+      await this.#syncDirsAsync(plan.dirsToSync);
+      this.#finishCommit(plan);
+    } finally {
+      this.#committing = false;
+    }
+  }
+
+  /** What a commit writes: the files (full tiles in order, then the changed partial tiles) and the new size. */
+  #planCommit(): CommitPlan | undefined {
     this.#check();
     if (this.#readOnly) throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `the TileLog of ${this.#dir} is read-only`);
+    this.#assertNotCommitting();
     const oldSize = this.#state.size;
     const newSize = this.#appended;
-    if (newSize === oldSize) return;
-    const dirsToSync = new Set<string>();
+    if (newSize === oldSize) return undefined;
     const oldPartials = new Set(
       rightEdge(oldSize)
         .filter((s) => s.width > 0)
         .map((s) => tilePath(s.level, s.index, s.width)),
     );
+    const files: { rel: string; bytes: Uint8Array }[] = [];
     const keys = [...this.#pendingFull.keys()].sort(compareTileKeys);
     for (const key of keys) {
       const [level, index] = key.split('/').map(Number) as [number, number];
-      this.#writeDurable(tilePath(level, index), this.#pendingFull.get(key) as Buffer, dirsToSync);
+      files.push({ rel: tilePath(level, index), bytes: this.#pendingFull.get(key) as Buffer });
     }
     for (const spot of rightEdge(newSize)) {
       if (spot.width === 0) continue;
@@ -505,10 +595,109 @@ export class TileLog implements SubtreeHashSource {
       if (tile === undefined || tile.index !== spot.index || tile.width !== spot.width) {
         throw new IronlogError(ErrorCodes.INTERNAL, `tile state out of step at ${rel}`);
       }
-      this.#writeDurable(rel, tile.bytes(), dirsToSync);
+      files.push({ rel, bytes: tile.bytes() });
     }
-    const dirs = [...dirsToSync].sort((a, b) => b.length - a.length); // deepest first
-    for (const d of dirs) this.#syncDir(d);
+    return { oldSize, newSize, files, dirsToSync: new Set<string>() };
+  }
+
+  #assertNotCommitting(): void {
+    if (this.#committing) {
+      throw new IronlogError(ErrorCodes.INTERNAL, `the TileLog of ${this.#dir} is in the middle of commitAsync`);
+    }
+  }
+
+  /** Opens a temp file for `f` and writes its bytes (no fsync); the open fd is recorded in `temps`. */
+  #writeTemp(f: { rel: string; bytes: Uint8Array }, temps: PendingTemp[]): PendingTemp {
+    const tmp = path.join(this.#dir, kTmpDir, `${process.pid}-${++this.#tmpCounter}`);
+    const fd = this.#fs.openSync(tmp, 'w', 0o644);
+    const t: PendingTemp = { tmp, target: this.#abs(f.rel), fd };
+    temps.push(t);
+    writeFully(this.#fs, fd, f.bytes, 0, f.bytes.length, 0);
+    return t;
+  }
+
+  #closeTemp(t: PendingTemp): void {
+    const fd = t.fd;
+    t.fd = -1;
+    if (fd >= 0) this.#fs.closeSync(fd);
+  }
+
+  /** After a failure: closes what is still open and removes the temp files (best effort; open() clears them too). */
+  #abandonTemps(temps: readonly PendingTemp[]): void {
+    for (const t of temps) {
+      try {
+        this.#closeTemp(t);
+      } catch {
+        // best effort
+      }
+      try {
+        this.#fs.unlinkSync(t.tmp);
+      } catch {
+        // best effort
+      }
+    }
+  }
+
+  /** fsyncs every fd, up to {@link kCommitFsyncConcurrency} at a time on the libuv pool. */
+  async #fsyncAll(fds: readonly number[]): Promise<void> {
+    const wfs = this.#fs;
+    const fsyncAsync = wfs.fsyncAsync?.bind(wfs);
+    if (fsyncAsync === undefined) {
+      for (const fd of fds) wfs.fsyncSync(fd);
+      return;
+    }
+    let next = 0;
+    let failure: unknown;
+    const lane = async (): Promise<void> => {
+      while (failure === undefined && next < fds.length) {
+        const fd = fds[next++] as number;
+        try {
+          await fsyncAsync(fd);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(kCommitFsyncConcurrency, fds.length) }, lane));
+    if (failure !== undefined) throw failure;
+  }
+
+  async #syncDirsAsync(dirs: ReadonlySet<string>): Promise<void> {
+    const wfs = this.#fs;
+    if (wfs.fsyncAsync === undefined || process.platform === 'win32') {
+      for (const d of dirs) this.#syncDir(d);
+      return;
+    }
+    const fds: number[] = [];
+    try {
+      for (const d of dirs) fds.push(wfs.openSync(d, 'r'));
+      await this.#fsyncAll(fds);
+    } catch (err) {
+      throw ioError(`cannot fsync the directories of ${this.#dir}`, err);
+    } finally {
+      for (const fd of fds) wfs.closeSync(fd);
+    }
+  }
+
+  /** Renames the durable temp files over their names (creating directories as needed). */
+  #installTiles(plan: CommitPlan, temps: readonly PendingTemp[]): void {
+    let i = 0;
+    try {
+      for (; i < temps.length; i++) {
+        const t = temps[i] as PendingTemp;
+        this.#ensureDir(path.dirname(t.target), plan.dirsToSync);
+        this.#fs.renameSync(t.tmp, t.target);
+        plan.dirsToSync.add(path.dirname(t.target));
+      }
+    } catch (err) {
+      this.#abandonTemps(temps.slice(i));
+      throw ioError(`cannot install ${temps[i]?.target ?? 'a hash tile'}`, err);
+    }
+  }
+
+  /** After the tiles are durable: `tiles-state`, then the in-memory state, then the clean-up. */
+  #finishCommit(plan: CommitPlan): void {
+    const { oldSize, newSize } = plan;
     const root = rootAt(newSize, this.#sourceUpTo(newSize));
     const state: TilesState = { size: newSize, root, previousSize: oldSize };
     const stateDirs = new Set<string>();

@@ -10,9 +10,11 @@ import { isIronlogError } from '../core/errors.js';
 import { type VerifyReport, verifyWal } from '../wal/verify.js';
 import { type Checkpoint, parseCheckpoint } from './checkpoint.js';
 import { verifyCosignedCheckpoint } from './cosignature.js';
-import { readLogEntries } from './entries.js';
+import { listLogSegments, readLogEntries } from './entries.js';
 import { kEmptyRoot, leafHash, MerkleAccumulator } from './merkle.js';
 import { type NoteVerifier, openNote, parseNote, parseVerifierKey } from './note.js';
+import { SeqIndex } from './seq-index.js';
+import { TileLog } from './tiles.js';
 import { parseTimeNote, type TimeNote, textHash } from './time-note.js';
 import { kLatestCheckpointName, listCheckpointFiles, readTlogFile, tlogDirOf } from './tlog-store.js';
 
@@ -32,6 +34,15 @@ export interface VerifyLogOptions {
   timeSlackMs?: number;
   /** Also run `verifyWal` (CRCs, chain, seals, continuity) and report its problems. Default true. */
   checkWal?: boolean;
+  /**
+   * Accept a WAL whose oldest segments were deleted (local retention after replication, or a
+   * bucket lifecycle rule). Its remaining records are checked against the stored hash tiles, and
+   * the tiles against every signed checkpoint; the pruned records themselves cannot be checked
+   * (see {@link VerifyLogReport.prunedStart}). Default false: a pruned start is a `pruned-start`
+   * problem, so `valid` never covers records that were not read (verify the replicated history
+   * with `verifyRemoteLog` for a full check).
+   */
+  allowPrunedStart?: boolean;
 }
 
 /** Kinds of problems {@link verifyLog} reports. Every one makes the log invalid. */
@@ -55,7 +66,13 @@ export type LogProblemKind =
   /** Records after a clean close's checkpoint (nothing the key signed covers them). */
   | 'uncovered-records'
   /** No checkpoint at all. */
-  | 'no-checkpoint';
+  | 'no-checkpoint'
+  /** The oldest segments are gone (retention): their records were not checked (see `allowPrunedStart`). */
+  | 'pruned-start'
+  /** The hash tiles are damaged, or a record differs from its leaf hash in the tiles (pruned-start check). */
+  | 'tiles'
+  /** A replicated object's bytes differ from its `ironlog-sha256` metadata (`verifyRemoteLog`). */
+  | 'replica';
 
 /** One problem. */
 export interface LogProblem {
@@ -121,6 +138,13 @@ export interface VerifyLogReport {
   readonly problems: readonly LogProblem[];
   /** The `verifyWal` report (unless `checkWal: false`). */
   readonly wal: VerifyReport | undefined;
+  /**
+   * Set when the WAL's oldest segments are gone: entries `0 .. entries - 1` (seqs `1 .. throughSeq`)
+   * were not read. Their leaf hashes are in the tiles, which every signed checkpoint's root was
+   * checked against, but the records themselves were not checked here. A full check needs the
+   * replicated history (`verifyRemoteLog` / `ironlog verify --source`).
+   */
+  readonly prunedStart: { readonly entries: number; readonly throughSeq: number } | undefined;
 }
 
 interface ValidCheckpoint {
@@ -250,56 +274,32 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
     }
   }
 
-  // 3. Recompute the tree from the records; compare every checkpoint's root at its size.
-  const targets = [...valid].sort((a, b) => a.checkpoint.size - b.checkpoint.size || a.counter - b.counter);
-  let t = 0;
-  const acc = new MerkleAccumulator();
+  // 3. Recompute the tree from the records; compare every checkpoint's root at its size. With a
+  //    pruned start, the records left are compared with the tiles' leaf hashes instead, and the
+  //    tiles with every checkpoint's root.
+  const latestSize = last?.checkpoint.size ?? 0;
+  const pruned = await prunedStartOf(dir);
   let entries = 0;
   let records = 0;
-  const latestSize = last?.checkpoint.size ?? 0;
   let uncoveredFrom = -1;
   let uncoveredTo = -1;
-  const check = (size: number, root: Buffer): void => {
-    while (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === size) {
-      const c = targets[t] as ValidCheckpoint;
-      if (!c.checkpoint.rootHash.equals(root)) {
+  let prunedStart: VerifyLogReport['prunedStart'];
+  if (pruned === undefined) {
+    const r = await recomputeFromRecords(dir, valid, latestSize, problems);
+    ({ entries, records, uncoveredFrom, uncoveredTo } = r);
+  } else {
+    const r = await checkAgainstTiles(dir, tlogDir, pruned.firstSeq, valid, latestSize, problems);
+    ({ records, uncoveredFrom, uncoveredTo } = r);
+    entries = r.entries;
+    if (r.startIndex !== undefined) {
+      prunedStart = { entries: r.startIndex, throughSeq: pruned.firstSeq - 1 };
+      if (options.allowPrunedStart !== true) {
         problems.push({
-          kind: 'root-mismatch',
-          counter: c.counter,
-          message: `checkpoint ${c.counter} (size ${size}) signs root ${c.checkpoint.rootHash.toString('base64')}, the records give ${root.toString('base64')}: the WAL differs from what the key signed`,
+          kind: 'pruned-start',
+          message: `seqs 1-${pruned.firstSeq - 1} (entries 0-${r.startIndex - 1}) are no longer in ${dir} (local retention): their records were not checked, only their hashes in the tiles; verify the replicated history (--source) for a full check, or accept the partial check with --allow-pruned-start`,
         });
       }
-      t++;
     }
-  };
-  check(0, kEmptyRoot);
-  try {
-    for await (const batch of readLogEntries(dir)) {
-      for (const e of batch) {
-        acc.push(leafHash(e.bytes));
-        entries++;
-        if (!e.gap) records++;
-        if (entries > latestSize) {
-          if (uncoveredFrom < 0) uncoveredFrom = e.seq;
-          uncoveredTo = e.toSeq;
-        }
-        if (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === entries)
-          check(entries, acc.root());
-      }
-    }
-  } catch (err) {
-    problems.push({
-      kind: 'entries',
-      message: `the records cannot be read back in order after entry ${entries}: ${describe(err)}`,
-    });
-  }
-  for (; t < targets.length; t++) {
-    const c = targets[t] as ValidCheckpoint;
-    problems.push({
-      kind: 'root-mismatch',
-      counter: c.counter,
-      message: `checkpoint ${c.counter} covers ${c.checkpoint.size} entries, the WAL yields only ${entries}: records were removed or cut off`,
-    });
   }
 
   // 4. Witness cosignatures on the latest checkpoint.
@@ -376,8 +376,11 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
   }
 
   // 6. Records no checkpoint covers.
+  const firstIndex = prunedStart?.entries ?? 0;
   const uncoveredRecords =
-    uncoveredFrom >= 0 ? { fromSeq: uncoveredFrom, toSeq: uncoveredTo, entries: entries - latestSize } : undefined;
+    uncoveredFrom >= 0
+      ? { fromSeq: uncoveredFrom, toSeq: uncoveredTo, entries: firstIndex + entries - Math.max(latestSize, firstIndex) }
+      : undefined;
   if (uncoveredRecords && last?.time?.event === 'close') {
     problems.push({
       kind: 'uncovered-records',
@@ -387,7 +390,7 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
 
   let wal: VerifyReport | undefined;
   if (options.checkWal !== false) {
-    wal = await verifyWal(dir);
+    wal = await verifyWal(dir, { allowPrunedStart: prunedStart !== undefined && options.allowPrunedStart === true });
     for (const p of wal.problems) {
       problems.push({ kind: 'wal', message: `${p.kind} in ${p.segment} at offset ${p.offset}: ${p.message}` });
     }
@@ -414,6 +417,7 @@ export async function verifyLog(dir: string, options: VerifyLogOptions): Promise
     uncoveredRecords,
     problems,
     wal,
+    prunedStart,
   };
 }
 
@@ -448,5 +452,204 @@ function parseNoteText(note: string): string | undefined {
     return parseNote(note).text;
   } catch {
     return undefined;
+  }
+}
+
+interface TreeCheck {
+  entries: number;
+  records: number;
+  uncoveredFrom: number;
+  uncoveredTo: number;
+}
+
+/** The full check: the tree recomputed from every record, compared with each checkpoint at its size. */
+async function recomputeFromRecords(
+  dir: string,
+  valid: readonly ValidCheckpoint[],
+  latestSize: number,
+  problems: LogProblem[],
+): Promise<TreeCheck> {
+  const targets = [...valid].sort((a, b) => a.checkpoint.size - b.checkpoint.size || a.counter - b.counter);
+  let t = 0;
+  const acc = new MerkleAccumulator();
+  let entries = 0;
+  let records = 0;
+  let uncoveredFrom = -1;
+  let uncoveredTo = -1;
+  const check = (size: number, root: Buffer): void => {
+    while (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === size) {
+      const c = targets[t] as ValidCheckpoint;
+      if (!c.checkpoint.rootHash.equals(root)) {
+        problems.push({
+          kind: 'root-mismatch',
+          counter: c.counter,
+          message: `checkpoint ${c.counter} (size ${size}) signs root ${c.checkpoint.rootHash.toString('base64')}, the records give ${root.toString('base64')}: the WAL differs from what the key signed`,
+        });
+      }
+      t++;
+    }
+  };
+  check(0, kEmptyRoot);
+  try {
+    for await (const batch of readLogEntries(dir)) {
+      for (const e of batch) {
+        acc.push(leafHash(e.bytes));
+        entries++;
+        if (!e.gap) records++;
+        if (entries > latestSize) {
+          if (uncoveredFrom < 0) uncoveredFrom = e.seq;
+          uncoveredTo = e.toSeq;
+        }
+        if (t < targets.length && (targets[t] as ValidCheckpoint).checkpoint.size === entries)
+          check(entries, acc.root());
+      }
+    }
+  } catch (err) {
+    problems.push({
+      kind: 'entries',
+      message: `the records cannot be read back in order after entry ${entries}: ${describe(err)}`,
+    });
+  }
+  for (; t < targets.length; t++) {
+    const c = targets[t] as ValidCheckpoint;
+    problems.push({
+      kind: 'root-mismatch',
+      counter: c.counter,
+      message: `checkpoint ${c.counter} covers ${c.checkpoint.size} entries, the WAL yields only ${entries}: records were removed or cut off`,
+    });
+  }
+  return { entries, records, uncoveredFrom, uncoveredTo };
+}
+
+/** The first seq of the WAL's oldest segment when it is past seq 1 (a pruned start), else undefined. */
+async function prunedStartOf(dir: string): Promise<{ firstSeq: number } | undefined> {
+  let first: number | undefined;
+  try {
+    first = (await listLogSegments(dir))[0]?.firstSeq;
+  } catch {
+    return undefined; // reported by the entry reader
+  }
+  return first !== undefined && first > 1 ? { firstSeq: first } : undefined;
+}
+
+/**
+ * The check of a WAL whose oldest segments are gone: the stored tiles (each tile checked against
+ * its parent, the rightmost ones against `tiles-state`) give each checkpoint's root at its size,
+ * which must equal the signed one; every record left must equal its leaf hash in the tiles, so it
+ * is included in each signed tree that covers it. Returns `startIndex` undefined when the tiles
+ * or the index cannot place the first record left (then nothing was verified: a problem says so).
+ */
+async function checkAgainstTiles(
+  dir: string,
+  tlogDir: string,
+  firstSeq: number,
+  valid: readonly ValidCheckpoint[],
+  latestSize: number,
+  problems: LogProblem[],
+): Promise<TreeCheck & { startIndex: number | undefined }> {
+  let tiles: TileLog;
+  try {
+    tiles = TileLog.open(tlogDir, { readOnly: true });
+  } catch (err) {
+    problems.push({
+      kind: 'pruned-start',
+      message: `seqs before ${firstSeq} are no longer in ${dir} and the hash tiles cannot be read (${describe(err)}): nothing could be checked against the signed checkpoints; verify the replicated history (--source)`,
+    });
+    return { entries: 0, records: 0, uncoveredFrom: -1, uncoveredTo: -1, startIndex: undefined };
+  }
+  try {
+    let startIndex: number | undefined;
+    try {
+      const loc = SeqIndex.open(tlogDir, tiles.size, false).locate(firstSeq, tiles.size);
+      if (loc !== undefined && loc.entrySeq === firstSeq) startIndex = loc.index;
+    } catch {
+      startIndex = undefined;
+    }
+    if (startIndex === undefined) {
+      problems.push({
+        kind: 'pruned-start',
+        message: `seqs before ${firstSeq} are no longer in ${dir}, and tlog/index does not place seq ${firstSeq} among the ${tiles.size} tiled entries: the records left could not be checked; verify the replicated history (--source)`,
+      });
+      return { entries: 0, records: 0, uncoveredFrom: -1, uncoveredTo: -1, startIndex: undefined };
+    }
+    for (const c of valid) {
+      const size = c.checkpoint.size;
+      if (size > tiles.size) {
+        problems.push({
+          kind: 'root-mismatch',
+          counter: c.counter,
+          message: `checkpoint ${c.counter} covers ${size} entries, the tiles hold only ${tiles.size}: entries were removed or the tiles cut off`,
+        });
+        continue;
+      }
+      let root: Buffer;
+      try {
+        root = tiles.root(size);
+      } catch (err) {
+        problems.push({ kind: 'tiles', counter: c.counter, message: `checkpoint ${c.counter}: ${describe(err)}` });
+        continue;
+      }
+      if (!c.checkpoint.rootHash.equals(root)) {
+        problems.push({
+          kind: 'root-mismatch',
+          counter: c.counter,
+          message: `checkpoint ${c.counter} (size ${size}) signs root ${c.checkpoint.rootHash.toString('base64')}, the stored tiles give ${root.toString('base64')}: the tiles (or the history they hash) differ from what the key signed`,
+        });
+      }
+    }
+    let index = startIndex;
+    let records = 0;
+    let uncoveredFrom = -1;
+    let uncoveredTo = -1;
+    let mismatches = 0;
+    try {
+      for await (const batch of readLogEntries(dir, { fromSeq: firstSeq, startIndex })) {
+        for (const e of batch) {
+          if (!e.gap) records++;
+          if (index < tiles.size) {
+            let want: Buffer | undefined;
+            try {
+              want = tiles.subtreeHash(0, index);
+            } catch (err) {
+              problems.push({ kind: 'tiles', message: `entry ${index} (seq ${e.seq}): ${describe(err)}` });
+            }
+            if (want !== undefined && !leafHash(e.bytes).equals(want) && mismatches++ < 10) {
+              problems.push({
+                kind: 'root-mismatch',
+                message: `entry ${index} (seq ${e.seq}) differs from its leaf hash in the tiles that the checkpoints sign: the WAL differs from what the key signed`,
+              });
+            }
+          }
+          index++;
+          if (index > latestSize) {
+            if (uncoveredFrom < 0) uncoveredFrom = e.seq;
+            uncoveredTo = e.toSeq;
+          }
+        }
+      }
+    } catch (err) {
+      problems.push({
+        kind: 'entries',
+        message: `the records cannot be read back in order after entry ${index}: ${describe(err)}`,
+      });
+    }
+    if (mismatches > 10) {
+      problems.push({
+        kind: 'root-mismatch',
+        message: `${mismatches - 10} more entries differ from their leaf hashes`,
+      });
+    }
+    for (const c of valid) {
+      if (c.checkpoint.size > index && c.checkpoint.size <= tiles.size) {
+        problems.push({
+          kind: 'root-mismatch',
+          counter: c.counter,
+          message: `checkpoint ${c.counter} covers ${c.checkpoint.size} entries, the WAL yields only ${index}: records were removed or cut off`,
+        });
+      }
+    }
+    return { entries: index - startIndex, records, uncoveredFrom, uncoveredTo, startIndex };
+  } finally {
+    tiles.close();
   }
 }

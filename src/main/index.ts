@@ -131,11 +131,18 @@ export type {
 } from '../replication/options.js';
 export {
   parseRemoteUrl,
+  proveRemoteConsistency,
+  proveRemoteRecord,
+  type RemoteLogNodeReport,
+  type RemoteLogVerifyOptions,
+  type RemoteLogVerifyReport,
   type RemoteNodeReport,
+  type RemoteProveOptions,
   type RemoteReadOptions,
   type RemoteRecord,
   type RemoteSource,
   type RemoteVerifyReport,
+  verifyRemoteLog,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
 export type {

@@ -276,6 +276,11 @@ export class Sink {
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
     manager.events.on('deleted', (segments) => this.#recordDeletion(segments));
+    // With signing: tlog/ (tiles, checkpoints, time notes, index) follows every finished
+    // checkpoint to the backends; the open checkpoint was signed before this attach.
+    this.events.on('checkpoint', (c) => manager.enqueueTlog(c.counter, c.throughSeq));
+    const last = this.#checkpointer?.status().last;
+    if (last !== undefined) manager.enqueueTlog(last.counter, last.throughSeq);
     if (this.options.ack !== 'replicated') return;
     const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
     const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);

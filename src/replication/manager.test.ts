@@ -12,7 +12,7 @@ import type { SealedSegment } from '../wal/sealed-segment.js';
 import { segmentFileName } from '../wal/segment.js';
 import { ReplicationManager } from './manager.js';
 import { resolveReplicationOptions } from './options.js';
-import type { ReplicateResult, ReplicateRunner, ReplicateTask } from './task.js';
+import type { ReplicateResult, ReplicateRunner, ReplicateTask, TlogSyncResult, TlogSyncTask } from './task.js';
 
 const dirs: string[] = [];
 const managers: ReplicationManager[] = [];
@@ -257,5 +257,125 @@ describe('ReplicationManager with an in-process runner', () => {
       ErrorCodes.CLOSED,
       'the sink closed before seq 7 was replicated to a quorum; it is durable locally and replication resumes on the next open',
     ]);
+  });
+});
+
+/** A ManualRunner that also syncs tlogs (each sync waits for the test to answer it). */
+class TlogRunner extends ManualRunner {
+  readonly tlogCalls: { task: TlogSyncTask; answer: (res: TlogSyncResult) => void }[] = [];
+  runTlog(task: TlogSyncTask): Promise<TlogSyncResult> {
+    return new Promise((resolve) => this.tlogCalls.push({ task, answer: resolve }));
+  }
+}
+
+/** Waits (polling, generous bound) until the runner has received `n` tlog syncs, and lets their bookkeeping run. */
+async function tlogCalls(runner: TlogRunner, n: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (runner.tlogCalls.length < n) {
+    if (Date.now() > end) throw new Error(`timed out waiting for tlog sync ${n} (have ${runner.tlogCalls.length})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Waits until the manager's manifest saves settled (polling the status for `pred`). */
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('ReplicationManager: transparency-log syncs', () => {
+  async function openTlog(names: string[]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-manager-'));
+    dirs.push(dir);
+    const options = resolveReplicationOptions({
+      quorum: 1,
+      backends: names.map((name) => ({ type: 'fs' as const, dir: path.join(dir, name), name })),
+      retry: { baseMs: 1000, capMs: 1000 },
+      breaker: { failureThreshold: 5, cooldownMs: 600_000 },
+      closeTimeoutMs: 200,
+    });
+    const runner = new TlogRunner();
+    let nowMs = 1_000_000;
+    const manager = ReplicationManager.create({
+      dir,
+      nodeId: 'node',
+      options,
+      runner,
+      now: () => nowMs,
+      random: () => 0.5,
+    });
+    managers.push(manager);
+    await manager.start();
+    return { dir, manager, runner, advance: (ms: number) => (nowMs += ms) };
+  }
+
+  it('a backend gets a checkpoint only once it holds every segment the checkpoint covers; checkpoints coalesce', async () => {
+    const { manager, runner, dir } = await openTlog(['a']);
+    manager.enqueue(segment(1, 10));
+    manager.enqueueTlog(1, 10);
+    manager.enqueueTlog(2, 10);
+    await settle();
+    expect(runner.tlogCalls).toHaveLength(0); // segment 1-10 is not on the backend yet
+    runner.for('a')[0]?.answer(ok());
+    await tlogCalls(runner, 1);
+    expect(runner.tlogCalls.map((c) => [c.task.fromCounter, c.task.throughCounter, c.task.fromSize])).toEqual([
+      [0, 2, 0],
+    ]);
+    expect(manager.status().backends[0]).toMatchObject({ tlogCheckpointsBehind: 2, tlogReplicatedThroughCounter: 0 });
+    // Checkpoint 3 covers seq 15, in a segment not sealed yet: it waits.
+    manager.enqueueTlog(3, 15);
+    runner.tlogCalls[0]?.answer({ ok: true, size: 10, counter: 2, uploaded: 5, present: 0 });
+    await until(() => manager.status().backends[0]?.tlogReplicatedThroughCounter === 2, 'the sync recorded');
+    await settle();
+    expect(runner.tlogCalls).toHaveLength(1);
+    expect(manager.status().backends[0]).toMatchObject({ tlogCheckpointsBehind: 1, tlogReplicatedThroughCounter: 2 });
+    manager.enqueue(segment(11, 20));
+    await calls(runner, 2);
+    runner.for('a')[1]?.answer(ok());
+    await tlogCalls(runner, 2);
+    expect(runner.tlogCalls.map((c) => [c.task.fromCounter, c.task.throughCounter, c.task.fromSize])).toEqual([
+      [0, 2, 0],
+      [2, 3, 10],
+    ]);
+    // What each backend holds is durable in the manifest.
+    type Saved = { tlog?: { throughCounter: number; backends: Record<string, { counter: number; size: number }> } };
+    const read = (): Saved => JSON.parse(fs.readFileSync(path.join(dir, 'replication-manifest.json'), 'utf8')) as Saved;
+    await until(() => read().tlog?.throughCounter === 3, 'the manifest save');
+    expect(read().tlog?.backends).toMatchObject({ a: { counter: 2, size: 10 } });
+  });
+
+  it("a failed sync backs off and is retried; a tamper alert stops that backend's syncs and is reported", async () => {
+    const { manager, runner, advance } = await openTlog(['a']);
+    const alerts: string[] = [];
+    const errors: string[] = [];
+    manager.events.on('alert', (e) => alerts.push(e.code));
+    manager.events.on('backendError', (e) => errors.push(e.code));
+    manager.enqueueTlog(1, 0); // an empty log's checkpoint covers nothing: due at once
+    await tlogCalls(runner, 1);
+    runner.tlogCalls[0]?.answer({ ok: false, error: new IronlogError(ErrorCodes.BACKEND, 'HTTP 503').toWire() });
+    await until(() => errors.length === 1, 'the backend error');
+    await settle();
+    expect(errors).toEqual([ErrorCodes.BACKEND]);
+    expect(manager.status().backends[0]).toMatchObject({ consecutiveFailures: 1, tlogCheckpointsBehind: 1 });
+    advance(1000);
+    manager.enqueueTlog(2, 0); // pumps; the backoff has passed
+    await tlogCalls(runner, 2);
+    expect(runner.tlogCalls[1]?.task).toMatchObject({ fromCounter: 0, throughCounter: 2 });
+    runner.tlogCalls[1]?.answer({
+      ok: false,
+      error: new IronlogError(ErrorCodes.REPLICATION_TAMPER, 'tile/0/000 differs').toWire(),
+    });
+    await until(() => alerts.length === 1, 'the alert');
+    expect(alerts).toEqual([ErrorCodes.REPLICATION_TAMPER]);
+    const st = manager.status();
+    expect(st.healthy).toBe(false);
+    expect(st.reasons.join('\n')).toMatch(/transparency log copy has a tamper alert/);
+    manager.enqueueTlog(3, 0);
+    await settle();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runner.tlogCalls).toHaveLength(2); // not retried automatically
   });
 });

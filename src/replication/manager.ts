@@ -16,7 +16,13 @@ import { listSealedSegments } from './local-segments.js';
 import { Manifest, type ManifestSegment } from './manifest.js';
 import type { ResolvedReplicationOptions } from './options.js';
 import { compactManifest, deleteRetainedSegments, retentionDeletes, retentionIntervalMs } from './retention.js';
-import { type BackendRuntime, type UploadOutcome, UploadScheduler } from './scheduling.js';
+import {
+  type BackendRuntime,
+  type TlogOutcome,
+  tlogRecordOf,
+  type UploadOutcome,
+  UploadScheduler,
+} from './scheduling.js';
 import { type ReplicationStatus, replicationStatus } from './status.js';
 import type { ReplicateRunner } from './task.js';
 
@@ -85,6 +91,7 @@ export class ReplicationManager {
       now: this.#now,
       random: init.random ?? Math.random,
       onSettled: (b, outcome) => this.#onSettled(b, outcome),
+      onTlogSettled: (b, outcome) => this.#onTlogSettled(b, outcome),
     });
     const names = this.#backendNames().sort();
     const c = manifest.compacted;
@@ -133,6 +140,27 @@ export class ReplicationManager {
   enqueue(segment: SealedSegment): void {
     if (this.#closing) return;
     if (this.#add(segment, this.#now())) void this.#save();
+    this.#scheduler.pumpAll();
+  }
+
+  /**
+   * The checkpointer finished checkpoint `counter` (signed, cosigned, stored), which covers the
+   * records up to `throughSeq`: bring every backend's copy of `tlog/` up to it (tiles,
+   * checkpoints, time notes, index; `tlog-sync.ts`) once that backend holds every segment up to
+   * `throughSeq`. Asynchronous and coalescing: checkpoints that arrive while a sync runs are
+   * covered by the next one.
+   */
+  enqueueTlog(counter: number, throughSeq: number): void {
+    if (this.#closing || !(Number.isSafeInteger(counter) && counter > this.#manifest.tlog.throughCounter)) return;
+    const t = this.#manifest.tlog;
+    t.throughCounter = counter;
+    // Idle interval checkpoints cover the same records: keep the newest of such a run only, so a
+    // long backend outage grows the list by the checkpoints over new records, not by the minutes.
+    const prev = t.checkpoints[t.checkpoints.length - 1];
+    if (prev !== undefined && prev.throughSeq === throughSeq) prev.counter = counter;
+    else t.checkpoints.push({ counter, throughSeq });
+    for (const name of this.#backendNames()) tlogRecordOf(this.#manifest, name);
+    void this.#save();
     this.#scheduler.pumpAll();
   }
 
@@ -242,6 +270,14 @@ export class ReplicationManager {
     }
     const event = outcome.alert ? 'alert' : 'backendError';
     if (this.events.listenerCount(event) > 0) this.events.emit(event, outcome.error, b.name);
+    await this.#save();
+  }
+
+  async #onTlogSettled(b: BackendRuntime, outcome: TlogOutcome): Promise<void> {
+    if (!outcome.ok) {
+      const event = outcome.alert ? 'alert' : 'backendError';
+      if (this.events.listenerCount(event) > 0) this.events.emit(event, outcome.error, b.name);
+    }
     await this.#save();
   }
 

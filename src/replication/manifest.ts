@@ -62,11 +62,39 @@ export interface ManifestCompaction {
   backends: string[];
 }
 
+/**
+ * One backend's copy of the transparency log (`tlog/`, see `tlog-sync.ts`): the checkpoint
+ * counter and tiled size it is known to hold. `state` is `pending` while it is behind or in step,
+ * `tamper` / `verify-failed` after an alert (not retried automatically, as for segments).
+ */
+export interface TlogReplicaRecord {
+  state: ReplicaState;
+  attempts: number;
+  counter: number;
+  size: number;
+  lastError?: { code: string; message: string; atMs: number } | undefined;
+  doneAtMs?: number | undefined;
+}
+
+/** Replication of the transparency log: the checkpoint to reach, and where each backend is. */
+export interface ManifestTlog {
+  /** Last checkpoint counter the checkpointer finished (0: none yet, or no signing). */
+  throughCounter: number;
+  /**
+   * Finished checkpoints some backend does not hold yet, ascending, with the last seq each covers.
+   * A backend gets a checkpoint only once it holds every segment up to that seq, so a bucket never
+   * holds a checkpoint over records it lacks (an auditor can check every checkpoint it finds).
+   */
+  checkpoints: { counter: number; throughSeq: number }[];
+  backends: Record<string, TlogReplicaRecord>;
+}
+
 interface ManifestFile {
   version: number;
   nodeId: string;
   compacted?: ManifestCompaction;
   segments: ManifestSegment[];
+  tlog?: ManifestTlog;
 }
 
 /** The manifest, in memory, with serialized atomic saves. */
@@ -74,6 +102,7 @@ export class Manifest {
   readonly file: string;
   readonly segments = new Map<number, ManifestSegment>();
   compacted: ManifestCompaction = { throughSeq: 0, segments: 0, backends: [] };
+  tlog: ManifestTlog = { throughCounter: 0, checkpoints: [], backends: {} };
   #saving: Promise<void> = Promise.resolve();
   #dirty = false;
 
@@ -115,6 +144,7 @@ export class Manifest {
       }
       for (const s of parsed.segments) m.segments.set(s.firstSeq, s);
       if (parsed.compacted) m.compacted = parsed.compacted;
+      if (parsed.tlog) m.tlog = { ...parsed.tlog, checkpoints: parsed.tlog.checkpoints ?? [] };
     }
     // A temp file left by a crash mid-save is garbage: the rename never happened.
     fs.rmSync(`${m.file}.tmp`, { force: true });
@@ -140,6 +170,7 @@ export class Manifest {
           nodeId: this.nodeId,
           compacted: this.compacted,
           segments: this.sorted(),
+          ...(this.tlog.throughCounter > 0 ? { tlog: this.tlog } : {}),
         };
         const tmp = `${this.file}.tmp`;
         const fh = await fsp.open(tmp, 'w');

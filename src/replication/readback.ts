@@ -14,11 +14,19 @@ import * as path from 'node:path';
 import { sha256Hex } from '../backends/common.js';
 import { createBackend } from '../backends/index.js';
 import type { Backend, BackendConfig } from '../backends/types.js';
+import { type ConsistencyProof, proveConsistency, proveRecord, type RecordProof } from '../compliance/prove.js';
+import { kTlogDirName } from '../compliance/tlog-store.js';
+import { type VerifyLogOptions, type VerifyLogReport, verifyLog } from '../compliance/verify-log.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import { segmentFileName } from '../wal/segment.js';
 import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';
 import { parseSegmentObjectKey } from './naming.js';
+import { kMutableTlogObjects } from './tlog-sync.js';
+
+/** Object paths under `{nodeId}/tlog/` that belong to a replicated transparency log. */
+const kTlogRel =
+  /^(checkpoint|tiles-state|index|checkpoints\/\d{20}\.(note|time)|tile\/\d+\/(x\d{3}\/)*\d{3}(\.p\/\d{1,3})?)$/;
 
 /** A record of a replicated history, with the node that wrote it. */
 export interface RemoteRecord extends WalRecord {
@@ -135,6 +143,8 @@ export function parseRemoteUrl(url: string, env: NodeJS.ProcessEnv = process.env
 interface NodeObjects {
   readonly nodeId: string;
   readonly objects: { key: string; firstSeq: number; lastSeq: number }[];
+  /** Objects of the node's replicated transparency log: key, and path relative to `tlog/`. */
+  readonly tlog: { key: string; rel: string }[];
 }
 
 /** Lists the nodes under `prefix` and their segment objects in seq order. */
@@ -146,19 +156,27 @@ export async function listRemoteNodes(
   const keys = await backend.list(base);
   const byNode = new Map<string, NodeObjects>();
   const foreignKeys: string[] = [];
+  const nodeOf = (nodeId: string): NodeObjects => {
+    let n = byNode.get(nodeId);
+    if (!n) {
+      n = { nodeId, objects: [], tlog: [] };
+      byNode.set(nodeId, n);
+    }
+    return n;
+  };
   for (const key of keys) {
     const rel = key.slice(base.length);
+    const parts = rel.split('/');
+    if (parts.length >= 3 && parts[1] === kTlogDirName && kTlogRel.test(parts.slice(2).join('/'))) {
+      nodeOf(parts[0] as string).tlog.push({ key, rel: parts.slice(2).join('/') });
+      continue;
+    }
     const parsed = parseSegmentObjectKey(rel);
-    if (!parsed || rel.split('/').length !== 2) {
+    if (!parsed || parts.length !== 2) {
       foreignKeys.push(key);
       continue;
     }
-    let n = byNode.get(parsed.nodeId);
-    if (!n) {
-      n = { nodeId: parsed.nodeId, objects: [] };
-      byNode.set(parsed.nodeId, n);
-    }
-    n.objects.push({ key, firstSeq: parsed.firstSeq, lastSeq: parsed.lastSeq });
+    nodeOf(parsed.nodeId).objects.push({ key, firstSeq: parsed.firstSeq, lastSeq: parsed.lastSeq });
   }
   const nodes = [...byNode.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   for (const n of nodes) n.objects.sort((a, b) => a.firstSeq - b.firstSeq || a.lastSeq - b.lastSeq);
@@ -318,4 +336,185 @@ export async function* readRemoteWal(
     fs.rmSync(tmp, { recursive: true, force: true });
     if (owned) await backend.close();
   }
+}
+
+/** How many tlog objects are downloaded at once. */
+const kTlogDownloadConcurrency = 8;
+
+/**
+ * Downloads one node's replicated transparency log into `dir/tlog/`. Returns what is wrong with
+ * the immutable objects (bytes that differ from their `ironlog-sha256` metadata); the mutable ones
+ * (`checkpoint`, `tiles-state`, `index`) are checked by what they hold (signatures, tile hashes).
+ */
+async function downloadTlog(
+  backend: Backend,
+  node: NodeObjects,
+  dir: string,
+  only?: (rel: string) => boolean,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const items = only ? node.tlog.filter((o) => only(o.rel)) : node.tlog;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const o = items[next++] as { key: string; rel: string };
+      const mutable = kMutableTlogObjects.includes(o.rel);
+      const [info, body] = await Promise.all([mutable ? undefined : backend.head(o.key), backend.get(o.key)]);
+      if (info?.sha256 !== undefined && info.sha256 !== sha256Hex(body)) {
+        problems.push(`${o.key}: the object's bytes do not match its ironlog-sha256 metadata (${info.sha256})`);
+      }
+      const file = path.join(dir, kTlogDirName, ...o.rel.split('/'));
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await fsp.writeFile(file, body);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(kTlogDownloadConcurrency, items.length) }, lane));
+  return problems.sort();
+}
+
+/** Options of {@link verifyRemoteLog}: those of `verifyLog` plus the source selection. */
+export interface RemoteLogVerifyOptions extends VerifyLogOptions {
+  /** Only these nodes (default: every node found under the prefix). */
+  nodes?: readonly string[];
+  /** Merged into the configuration parsed from a URL (credentials, endpoint, ...). */
+  overrides?: Partial<BackendConfig>;
+}
+
+/** Per-node result of {@link verifyRemoteLog}. */
+export interface RemoteLogNodeReport extends VerifyLogReport {
+  readonly nodeId: string;
+  /** Segment objects read. */
+  readonly objects: number;
+  /** Transparency-log objects read (`{nodeId}/tlog/...`). */
+  readonly tlogObjects: number;
+}
+
+/** Result of {@link verifyRemoteLog}. */
+export interface RemoteLogVerifyReport {
+  readonly valid: boolean;
+  readonly nodes: readonly RemoteLogNodeReport[];
+  /** Objects under the prefix that are neither segments nor tlog objects (reported, not fatal). */
+  readonly foreignKeys: readonly string[];
+}
+
+/**
+ * Verifies a replicated signed history with the log's verifier key: per node, the segments and
+ * the transparency log (`{nodeId}/tlog/`: tiles, every checkpoint and time note, index) are
+ * downloaded and checked exactly as `verifyLog` checks a local WAL directory (signatures, the
+ * checkpoint and time-note sequence, every checkpoint's root against the records, witness
+ * cosignatures, uncovered periods, and the WAL checks), plus every immutable object against its
+ * SHA-256 metadata. `allowPrunedStart` accepts a history whose oldest segments expired from the
+ * bucket (their records are then checked only through the tiles: see `verifyLog`).
+ */
+export async function verifyRemoteLog(
+  source: string | RemoteSource | Backend,
+  opts: RemoteLogVerifyOptions,
+): Promise<RemoteLogVerifyReport> {
+  const { nodes, overrides, ...logOpts } = opts;
+  const { backend, prefix, owned } = open(source, overrides);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-readback-'));
+  try {
+    const listed = await listRemoteNodes(backend, prefix);
+    const wanted = nodes ? listed.nodes.filter((n) => nodes.includes(n.nodeId)) : listed.nodes;
+    const reports: RemoteLogNodeReport[] = [];
+    for (const n of wanted) {
+      const dir = path.join(tmp, n.nodeId);
+      const segProblems = await downloadNode(backend, n, dir);
+      const tlogProblems = await downloadTlog(backend, n, dir);
+      const r = await verifyLog(dir, logOpts);
+      const problems = [
+        ...tlogProblems.map((message) => ({ kind: 'replica' as const, message })),
+        ...segProblems.map((p) => ({ kind: 'replica' as const, message: `${p.segment}: ${p.message}` })),
+        ...r.problems,
+      ];
+      reports.push({
+        ...r,
+        problems,
+        valid: problems.length === 0,
+        nodeId: n.nodeId,
+        objects: n.objects.length,
+        tlogObjects: n.tlog.length,
+      });
+    }
+    return { valid: reports.every((r) => r.valid), nodes: reports, foreignKeys: listed.foreignKeys };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (owned) await backend.close();
+  }
+}
+
+/**
+ * Runs `fn` on a local copy of what a proof of `seq` needs from one node's replicated history:
+ * its transparency log, and the segment object holding `seq` (not the whole history). `node` may
+ * be omitted when the prefix holds one node only.
+ */
+export async function withRemoteProofCopy<T>(
+  source: string | RemoteSource | Backend,
+  opts: { node?: string; seq?: number; overrides?: Partial<BackendConfig> },
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
+  const { backend, prefix, owned } = open(source, opts.overrides);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-readback-'));
+  try {
+    const listed = await listRemoteNodes(backend, prefix);
+    const signed = listed.nodes.filter((n) => n.tlog.length > 0);
+    let node: NodeObjects | undefined;
+    if (opts.node !== undefined) node = listed.nodes.find((n) => n.nodeId === opts.node);
+    else if (signed.length === 1) node = signed[0];
+    else if (signed.length > 1) {
+      throw usage(
+        `the source holds ${signed.length} signed nodes (${signed.map((n) => n.nodeId).join(', ')}): name one`,
+      );
+    }
+    if (node === undefined || node.tlog.length === 0) {
+      throw new IronlogError(
+        ErrorCodes.NOT_CHECKPOINTED,
+        opts.node !== undefined
+          ? `node ${opts.node} has no replicated transparency log under the source`
+          : 'the source holds no replicated transparency log (tlog/checkpoint)',
+      );
+    }
+    const dir = path.join(tmp, node.nodeId);
+    const seq = opts.seq;
+    const wantedSegs = seq === undefined ? [] : node.objects.filter((o) => o.firstSeq <= seq && seq <= o.lastSeq);
+    const problems = [
+      ...(await downloadNode(backend, { ...node, objects: wantedSegs }, dir)).map((p) => `${p.segment}: ${p.message}`),
+      ...(await downloadTlog(backend, node, dir)),
+    ];
+    if (problems[0] !== undefined) throw new IronlogError(ErrorCodes.REPLICATION_TAMPER, problems[0]);
+    return await fn(dir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (owned) await backend.close();
+  }
+}
+
+/** Options of {@link proveRemoteRecord} and {@link proveRemoteConsistency}. */
+export interface RemoteProveOptions {
+  /** The node whose log to prove from (needed when the source holds several signed nodes). */
+  node?: string;
+  /** Merged into the configuration parsed from a URL (credentials, endpoint, ...). */
+  overrides?: Partial<BackendConfig>;
+}
+
+/**
+ * `proveRecord` on a replicated history: the inclusion proof of `seq` against the node's latest
+ * replicated checkpoint. Downloads the node's `tlog/` and the one segment holding `seq`.
+ */
+export async function proveRemoteRecord(
+  source: string | RemoteSource | Backend,
+  seq: number,
+  opts: RemoteProveOptions = {},
+): Promise<RecordProof> {
+  return withRemoteProofCopy(source, { ...opts, seq }, (dir) => proveRecord(dir, seq));
+}
+
+/** `proveConsistency` on a replicated history (downloads the node's `tlog/` only). */
+export async function proveRemoteConsistency(
+  source: string | RemoteSource | Backend,
+  fromSize: number,
+  toSize: number | undefined,
+  opts: RemoteProveOptions = {},
+): Promise<ConsistencyProof> {
+  return withRemoteProofCopy(source, opts, (dir) => proveConsistency(dir, fromSize, toSize));
 }

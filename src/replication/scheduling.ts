@@ -12,11 +12,11 @@ import { countStored } from '../backends/quorum.js';
 import type { BackendConfig } from '../backends/types.js';
 import { ErrorCodes, IronlogError, type WireError } from '../core/errors.js';
 import { CircuitBreaker } from './breaker.js';
-import type { Manifest, ManifestSegment, ReplicaRecord } from './manifest.js';
+import type { Manifest, ManifestSegment, ReplicaRecord, TlogReplicaRecord } from './manifest.js';
 import { segmentObjectKey } from './naming.js';
 import type { ResolvedReplicationOptions } from './options.js';
 import { fullJitterDelayMs } from './retry.js';
-import type { ReplicateResult, ReplicateRunner, ReplicateTask } from './task.js';
+import type { ReplicateResult, ReplicateRunner, ReplicateTask, TlogSyncResult, TlogSyncTask } from './task.js';
 
 const debug = debuglog('ironlog');
 
@@ -31,7 +31,14 @@ export interface BackendRuntime {
   timer: NodeJS.Timeout | undefined;
   lastError: { code: string; message: string; atMs: number } | undefined;
   lastSuccessAtMs: number | undefined;
+  /** Alternates segment uploads and tlog syncs, so neither starves the other. */
+  preferTlog: boolean;
 }
+
+/** What one settled tlog sync changed. */
+export type TlogOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: IronlogError; readonly alert: boolean };
 
 /** What one settled upload changed, for the manager's bookkeeping. */
 export type UploadOutcome =
@@ -49,6 +56,15 @@ export interface UploadSchedulerInit {
   readonly random: () => number;
   /** Called after each settled upload's manifest record is updated (not for failures while stopping). */
   readonly onSettled: (backend: BackendRuntime, outcome: UploadOutcome) => Promise<void>;
+  /** Called after each settled tlog sync updated `manifest.tlog` (not for failures while stopping). */
+  readonly onTlogSettled?: (backend: BackendRuntime, outcome: TlogOutcome) => Promise<void>;
+}
+
+/** The record of backend `name` in `manifest.tlog` (created as pending at 0/0). */
+export function tlogRecordOf(manifest: Manifest, name: string): TlogReplicaRecord {
+  const rec = manifest.tlog.backends[name] ?? { state: 'pending', attempts: 0, counter: 0, size: 0 };
+  manifest.tlog.backends[name] = rec;
+  return rec;
 }
 
 /** The task that uploads `seg` to backend `b`: deterministic key, `ironlog-*` metadata. */
@@ -90,6 +106,7 @@ export class UploadScheduler {
       timer: undefined,
       lastError: undefined,
       lastSuccessAtMs: undefined,
+      preferTlog: false,
     }));
   }
 
@@ -138,10 +155,42 @@ export class UploadScheduler {
     return best;
   }
 
+  /** Last seq up to which backend `b` holds every segment (contiguously from the start). */
+  #doneThroughSeq(b: BackendRuntime): number {
+    const m = this.#init.manifest;
+    let done = m.compacted.throughSeq;
+    for (const s of m.sorted()) {
+      if (s.lastSeq <= done) continue;
+      if ((done > 0 && s.firstSeq !== done + 1) || s.backends[b.name]?.state !== 'done') break;
+      done = s.lastSeq;
+    }
+    return done;
+  }
+
+  /**
+   * The checkpoint backend `b` should be synced to: the newest finished one whose records `b`
+   * already holds in full. 0 when the runner cannot sync tlogs, or the backend's copy is alerted.
+   */
+  tlogTargetFor(b: BackendRuntime): number {
+    if (this.#init.runner.runTlog === undefined) return 0;
+    const m = this.#init.manifest;
+    const rec = m.tlog.backends[b.name];
+    if (rec !== undefined && rec.state !== 'pending') return 0; // alerted: an operator's job
+    const done = this.#doneThroughSeq(b);
+    let target = rec?.counter ?? 0;
+    for (const c of m.tlog.checkpoints) if (c.counter > target && c.throughSeq <= done) target = c.counter;
+    return target;
+  }
+
+  #tlogDue(b: BackendRuntime): boolean {
+    return this.tlogTargetFor(b) > (this.#init.manifest.tlog.backends[b.name]?.counter ?? 0);
+  }
+
   #pump(b: BackendRuntime): void {
     if (this.#stopped || b.inFlight) return;
     const seg = this.#nextFor(b);
-    if (seg === undefined) return;
+    const tlogDue = this.#tlogDue(b);
+    if (seg === undefined && !tlogDue) return;
     const now = this.#init.now();
     if (now < b.retryAtMs) {
       this.#schedule(b, b.retryAtMs - now);
@@ -152,6 +201,16 @@ export class UploadScheduler {
       return;
     }
     b.inFlight = true;
+    if (tlogDue && (seg === undefined || b.preferTlog)) {
+      b.preferTlog = false;
+      this.#track(b, this.#runTlog(b));
+      return;
+    }
+    b.preferTlog = true;
+    if (seg === undefined) {
+      b.inFlight = false; // unreachable: no segment means the tlog branch above ran
+      return;
+    }
     const run = this.#init.runner
       .run(replicateTaskFor(this.#init.dir, this.#init.nodeId, b, seg))
       .catch(
@@ -169,6 +228,81 @@ export class UploadScheduler {
         this.#pump(b);
       });
     this.#inflight.add(run);
+  }
+
+  #track(b: BackendRuntime, p: Promise<void>): void {
+    const run = p
+      .catch((err: unknown) => debug('tlog replication bookkeeping failed: %s', String(err)))
+      .finally(() => {
+        b.inFlight = false;
+        this.#inflight.delete(run);
+        this.#pump(b);
+      });
+    this.#inflight.add(run);
+  }
+
+  /** One tlog sync of backend `b` up to the manifest's `throughCounter`, then its bookkeeping. */
+  async #runTlog(b: BackendRuntime): Promise<void> {
+    const m = this.#init.manifest;
+    const rec = tlogRecordOf(m, b.name);
+    const task: TlogSyncTask = {
+      kind: 'tlog',
+      backend: b.config,
+      dir: this.#init.dir,
+      nodeId: this.#init.nodeId,
+      fromSize: rec.size,
+      fromCounter: rec.counter,
+      throughCounter: this.tlogTargetFor(b),
+    };
+    const runner = this.#init.runner;
+    const res = await Promise.resolve()
+      .then(() => (runner.runTlog as (t: TlogSyncTask) => Promise<TlogSyncResult>).call(runner, task))
+      .catch(
+        (err: unknown): TlogSyncResult => ({
+          ok: false,
+          error: new IronlogError(ErrorCodes.WORKER_EXITED, `replicator task failed: ${String(err)}`).toWire(),
+        }),
+      );
+    if (this.#stopped && !res.ok) return;
+    const now = this.#init.now();
+    rec.attempts++;
+    let outcome: TlogOutcome;
+    if (res.ok) {
+      rec.counter = Math.max(rec.counter, res.counter);
+      rec.size = Math.max(rec.size, res.size);
+      // Forget the checkpoints every backend holds now.
+      const min = Math.min(...this.backends.map((x) => m.tlog.backends[x.name]?.counter ?? 0));
+      m.tlog.checkpoints = m.tlog.checkpoints.filter((c) => c.counter > min);
+      rec.lastError = undefined;
+      rec.doneAtMs = now;
+      b.breaker.success();
+      b.failStreak = 0;
+      b.retryAtMs = 0;
+      b.lastSuccessAtMs = now;
+      debug('tlog of %s replicated to %s through checkpoint %d', this.#init.nodeId, b.name, rec.counter);
+      outcome = { ok: true };
+    } else {
+      const err = IronlogError.fromWire(res.error);
+      rec.lastError = { code: err.code, message: err.message, atMs: now };
+      b.lastError = rec.lastError;
+      const alert = err.code === ErrorCodes.REPLICATION_TAMPER || err.code === ErrorCodes.REPLICATION_VERIFY;
+      if (alert) {
+        rec.state = err.code === ErrorCodes.REPLICATION_TAMPER ? 'tamper' : 'verify-failed';
+        debug('tlog replication alert on %s: %s', b.name, err.message);
+      } else {
+        this.#backOff(b, err, now);
+      }
+      outcome = { ok: false, error: err, alert };
+    }
+    await this.#init.onTlogSettled?.(b, outcome);
+  }
+
+  /** Backoff (full jitter) after a retryable failure; the breaker is charged unless the failure was local I/O. */
+  #backOff(b: BackendRuntime, err: IronlogError, now: number): void {
+    b.failStreak++;
+    if (err.code !== ErrorCodes.IO) b.breaker.failure(now);
+    const { baseMs, capMs } = this.#init.options.retry;
+    b.retryAtMs = now + fullJitterDelayMs(b.failStreak - 1, baseMs, capMs, this.#init.random);
   }
 
   async #onResult(b: BackendRuntime, seg: ManifestSegment, res: ReplicateResult): Promise<void> {
@@ -215,11 +349,8 @@ export class UploadScheduler {
       debug('replication alert on %s: %s', b.name, err.message);
       return { ok: false, segment: seg, error: err, alert: true };
     }
-    b.failStreak++;
     // A local read error is not the backend's fault: back off, but leave its breaker alone.
-    if (err.code !== ErrorCodes.IO) b.breaker.failure(now);
-    const { baseMs, capMs } = this.#init.options.retry;
-    b.retryAtMs = now + fullJitterDelayMs(b.failStreak - 1, baseMs, capMs, this.#init.random);
+    this.#backOff(b, err, now);
     return { ok: false, segment: seg, error: err, alert: false };
   }
 }

@@ -27,6 +27,10 @@ export interface BackendReplicationStatus {
   readonly alerts: number;
   readonly lastError: { readonly code: string; readonly message: string; readonly atMs: number } | undefined;
   readonly lastSuccessAtMs: number | undefined;
+  /** Signed checkpoints whose transparency log (tiles, notes) this backend does not hold yet (0 without signing). */
+  readonly tlogCheckpointsBehind: number;
+  /** Last checkpoint counter whose transparency log this backend holds (0: none, or no signing). */
+  readonly tlogReplicatedThroughCounter: number;
 }
 
 /** Replication state of the sink. */
@@ -81,6 +85,12 @@ export function replicationStatus(input: StatusInput): ReplicationStatus {
       );
     }
     if (alerts > 0) reasons.push(`${b.name}: ${alerts} segment(s) with tamper/verification alerts, not retried`);
+    const tlog = manifest.tlog.backends[b.name];
+    const tlogAlert = tlog !== undefined && tlog.state !== 'pending';
+    if (tlogAlert) {
+      alerts++;
+      reasons.push(`${b.name}: the transparency log copy has a ${tlog.state} alert, not retried`);
+    }
     return {
       name: b.name,
       type: b.config.type,
@@ -93,6 +103,8 @@ export function replicationStatus(input: StatusInput): ReplicationStatus {
       alerts,
       lastError: b.lastError,
       lastSuccessAtMs: b.lastSuccessAtMs,
+      tlogCheckpointsBehind: Math.max(0, manifest.tlog.throughCounter - (tlog?.counter ?? 0)),
+      tlogReplicatedThroughCounter: tlog?.counter ?? 0,
     };
   });
   if (reachable < quorum) {

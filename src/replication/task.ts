@@ -9,6 +9,9 @@
  */
 import type { BackendConfig } from '../backends/types.js';
 import type { WireError } from '../core/errors.js';
+import type { TlogSyncResult, TlogSyncTask } from './tlog-sync.js';
+
+export type { TlogSyncResult, TlogSyncTask } from './tlog-sync.js';
 
 /** Upload one sealed segment to one backend. */
 export interface ReplicateTask {
@@ -42,6 +45,11 @@ export type ReplicateResult =
 export interface ReplicateRunner {
   /** Runs one task. May reject (a crashed worker): the manager turns that into a retryable failure. */
   run(task: ReplicateTask): Promise<ReplicateResult>;
+  /**
+   * Runs one transparency-log sync (`tlog-sync.ts`). A runner without it replicates segments
+   * only (the tlog stays local).
+   */
+  runTlog?(task: TlogSyncTask): Promise<TlogSyncResult>;
   /** Stops the runner; called once by `ReplicationManager.close()` after uploads in flight settled or timed out. */
   close?(): Promise<void>;
 }

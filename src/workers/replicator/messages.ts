@@ -3,4 +3,4 @@
  * {@link ReplicateResult}. Both are declared in `replication/task.ts` (replication must not import
  * the workers); this module names them for the thread side.
  */
-export type { ReplicateResult, ReplicateTask } from '../../replication/task.js';
+export type { ReplicateResult, ReplicateTask, TlogSyncResult, TlogSyncTask } from '../../replication/task.js';

@@ -3,7 +3,13 @@
  * one per replicating sink and hands it to the `ReplicationManager` as its runner.
  */
 import { Piscina } from 'piscina';
-import type { ReplicateResult, ReplicateRunner, ReplicateTask } from '../../replication/task.js';
+import type {
+  ReplicateResult,
+  ReplicateRunner,
+  ReplicateTask,
+  TlogSyncResult,
+  TlogSyncTask,
+} from '../../replication/task.js';
 
 /** How long an idle upload thread lives before piscina ends it (threads start on the first upload). */
 const kIdleTimeoutMs = 30_000;
@@ -20,6 +26,7 @@ export function createReplicatorPool(maxThreads: number): ReplicateRunner {
   let closed: Promise<void> | undefined;
   return {
     run: (task: ReplicateTask) => pool.run(task) as Promise<ReplicateResult>,
+    runTlog: (task: TlogSyncTask) => pool.run(task) as Promise<TlogSyncResult>,
     // Idempotent: the manager closes it, and the sink again when the manager never attached.
     close: () => {
       closed ??= pool.destroy();
