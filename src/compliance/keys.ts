@@ -148,6 +148,7 @@ export class LocalKeyProvider implements KeyProvider {
     return this.#current;
   }
 
+  /** A new data key and its wrapped form, synchronously (local master keys need no I/O). */
   generateDataKeySync(context: KeyContext): GeneratedDataKey {
     const plaintext = randomBytes(kKeyBytes);
     const master = this.#keys.get(this.#current) as Buffer;
@@ -159,6 +160,7 @@ export class LocalKeyProvider implements KeyProvider {
     return { plaintext, wrapped, masterKeyId: this.#current };
   }
 
+  /** The plaintext of a wrapped data key, synchronously; typed KEY_UNAVAILABLE / DECRYPT errors. */
   unwrapDataKeySync(wrapped: Buffer, masterKeyId: string, context: KeyContext): Buffer {
     const master = this.#keys.get(masterKeyId);
     if (master === undefined) {

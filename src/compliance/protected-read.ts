@@ -72,6 +72,7 @@ export class RecordOpener {
     }
   }
 
+  /** Releases the key store (and its cached keys). */
   dispose(): void {
     this.#store.dispose();
   }

@@ -71,7 +71,9 @@ export function periodBetween(from: Date, to: Date): ReportPeriod {
 export interface RemoteHistory {
   /** Printable URL (secrets removed). */
   readonly source: string;
+  /** Verifies the downloaded history (CRCs, chain, seals, SHA-256 of each object). */
   verify(): Promise<{ readonly valid: boolean; readonly report: VerifyReport }>;
+  /** The records of `period`, in seq order per node. */
   records(period: ReportPeriod): AsyncIterable<WalRecord>;
 }
 

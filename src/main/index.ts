@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 
+// Types that public signatures refer to (so the API reference and users can name them).
 export type {
   AzureBackendConfig,
   Backend,
@@ -22,6 +23,7 @@ export type {
   S3BackendConfig,
   S3Credentials,
   VerifyMode,
+  VersioningState,
 } from '../backends/types.js';
 export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 // ---- compliance profiles, retention and legal hold, reports (issue 12) ----
@@ -36,6 +38,7 @@ export {
   type CustodyResult,
   type CustodyVerifyReport,
   kCustodyGenesis,
+  kCustodyGenesisText,
   listCustodyEntries,
   verifyCustodyLog,
 } from '../compliance/custody.js';
@@ -55,6 +58,7 @@ export {
   type SetHoldOptions,
   setHold,
 } from '../compliance/holds.js';
+export type { LocalKeyProvider, ResolvedKeyProvider } from '../compliance/keys.js';
 // ---- data protection (issue 11) ----
 export {
   type AwsKmsOptions,
@@ -65,11 +69,13 @@ export {
   type KeyContext,
   type KeyProvider,
   type KeyProviderSpec,
+  parseKeysText,
   type StaticKeysOptions,
   staticKeyProvider,
 } from '../compliance/keys.js';
 export { kErased } from '../compliance/keystore.js';
 export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
+export type { BackendFact, ComplianceFacts, ComplianceRetention, RequirementCheck } from '../compliance/profiles.js';
 export {
   type ClauseResult,
   type ClauseStatus,
@@ -79,6 +85,7 @@ export {
   type ProfileClause,
   type ProfileName,
 } from '../compliance/profiles.js';
+export type { RecordOpener } from '../compliance/protected-read.js';
 export {
   checkDecryption,
   type DecryptionReport,
@@ -87,7 +94,12 @@ export {
   eraseSubject,
   readProtectedWal,
 } from '../compliance/protected-read.js';
-export type { SubjectEncryptionOptions } from '../compliance/protection.js';
+export type {
+  EncryptionOptions,
+  ProtectionConfig,
+  ProtectionDescriptor,
+  SubjectEncryptionOptions,
+} from '../compliance/protection.js';
 export {
   type ConsistencyProof,
   formatConsistencyProof,
@@ -97,6 +109,7 @@ export {
   verifyProofText,
 } from '../compliance/prove.js';
 export type { PseudonymKey } from '../compliance/pseudonymize.js';
+export type { BackendStatus, RemoteHistory, SeqGap } from '../compliance/report-model.js';
 export {
   buildReportModel,
   parsePeriod,
