@@ -11,6 +11,7 @@ import type { SyncMode } from '../core/sync-mode.js';
 import type { RingConsumer } from '../ringbuffer/ring.js';
 import type { WalWriter } from '../wal/writer.js';
 import { CommitState, RingState, sharedErrorIndex } from './commit-state.js';
+import { LatencyTrace, TraceLeg, traceNowUs } from './trace.js';
 import { WriterStats } from './writer-stats.js';
 
 /** The batching policy of the loop: the resolved sink options it acts on. */
@@ -83,6 +84,10 @@ class CommitLoop {
   readonly #now: () => number;
   readonly #state: CommitState;
   readonly #stats: WriterStats;
+  /** Latency trace (off unless the bench switches it on; see trace.ts). */
+  readonly #trace: LatencyTrace;
+  /** Trace clock at the start of the current drain (only while tracing). */
+  #drainUs = 0;
   readonly #syncEveryBatch: boolean;
   /** 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame. */
   readonly #drainBytes: number;
@@ -99,6 +104,7 @@ class CommitLoop {
     this.#now = deps.nowMs ?? Date.now;
     this.#state = new CommitState(deps.sab);
     this.#stats = new WriterStats(deps.sab);
+    this.#trace = new LatencyTrace(deps.sab);
     this.#syncEveryBatch = deps.init.syncMode === 'batch' || deps.init.syncMode === 'always';
     this.#drainBytes = deps.init.syncMode === 'always' ? 1 : deps.init.maxBatchBytes;
     this.#lastSyncMs = this.#now();
@@ -131,7 +137,9 @@ class CommitLoop {
 
   /** Drains one batch, appends it with one write, then seals by age if due and publishes or syncs it. */
   commitTurn(): void {
-    const n = this.#consumer.drain(this.#drainBytes, this.#visit);
+    const tracing = this.#trace.enabled;
+    if (tracing) this.#drainUs = traceNowUs();
+    const n = this.#consumer.drain(this.#drainBytes, tracing ? this.#visitTraced : this.#visit);
     // The batch builder holds its own copy of every payload: the ring space can go back now.
     this.#consumer.release();
     if (n === 0) return;
@@ -148,6 +156,9 @@ class CommitLoop {
       if (this.#fault) return;
     }
     this.publishBatch(lastSeq);
+    if (tracing && this.#wal.syncedSeq >= lastSeq) {
+      this.#trace.add(TraceLeg.DRAIN_TO_DURABLE, this.#trace.durableAtUs - this.#drainUs, n);
+    }
   }
 
   /** Writes the drained batch; on failure rejects everything the WAL does not hold and returns false. */
@@ -251,6 +262,17 @@ class CommitLoop {
     this.#wal.batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
   };
 
+  readonly #visitTraced = (
+    data: Uint8Array,
+    payloadOffset: number,
+    payloadBytes: number,
+    seq: number,
+    timeUs: number,
+  ): void => {
+    this.#trace.add(TraceLeg.EMIT_TO_DRAIN, this.#drainUs - timeUs);
+    this.#wal.batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
+  };
+
   readonly #visitRejected = (_d: Uint8Array, _o: number, _b: number, seq: number): void => {
     // Faulted: the frame's seq is consumed (it becomes part of the gap) and its ack rejects.
     if (this.#fault) this.#fault.gapToSeq = seq;
@@ -317,7 +339,10 @@ class CommitLoop {
     }
     this.#stats.recordFsync((performance.now() - t0) / 1000);
     this.#lastSyncMs = this.#now();
-    if (wal.syncedSeq > this.#state.resolvedSeq) this.#state.publishDurable(wal.syncedSeq);
+    if (wal.syncedSeq > this.#state.resolvedSeq) {
+      if (this.#trace.enabled) this.#trace.durableAtUs = traceNowUs();
+      this.#state.publishDurable(wal.syncedSeq);
+    }
   }
 
   /** Faulted: try to write the gap record that accounts for every rejected seq, and sync it. */
