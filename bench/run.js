@@ -25,6 +25,8 @@ import { createTmpRoot, waitForQuietDisk } from './lib/tmp.js';
 import envPacedFloor from './scenarios/env-paced-floor.js';
 import fsAppend from './scenarios/fs-append-fdatasync.js';
 import fsWrite from './scenarios/fs-write-fdatasync.js';
+import httpBare from './scenarios/http-bare.js';
+import httpServe from './scenarios/http-serve.js';
 import lmdbPaced from './scenarios/lmdb-paced.js';
 import lmdbPut from './scenarios/lmdb-put-flushed.js';
 import sinkEmit from './scenarios/sink-emit.js';
@@ -95,6 +97,8 @@ const plan = [
   [sinkEmitBatch, { mode: 'emitEncodedBatch', batchSize: 100, inFlight: 16 }],
   [fsWrite, { batchOf: 'emitEncodedBatch/100x16', fallbackBatch: 800 }],
   [fsAppend, {}],
+  [httpServe, {}],
+  [httpBare, {}],
 ].map(([scenario, params]) => ({ scenario, params, id: scenario.id(params), description: scenario.describe(params) }));
 
 const filterRe = config.filter ? new RegExp(config.filter) : undefined;

@@ -38,7 +38,9 @@ function fillThroughOwnFd(writerFd: number, from: number, to: number): { ok: boo
   }
 }
 
-let seen = Atomics.load(i32, ZeroFillSlot.REQ);
+// From 0, not from the current REQ: the writer may have posted its first request before this
+// thread got here.
+let seen = 0;
 for (;;) {
   Atomics.wait(i32, ZeroFillSlot.REQ, seen);
   const req = Atomics.load(i32, ZeroFillSlot.REQ);
