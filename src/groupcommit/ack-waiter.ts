@@ -156,7 +156,17 @@ export class AckWaiter {
     // Load the signal BEFORE looking at the seqs: a publication after this load changes the
     // signal, so waitAsync returns at once instead of sleeping through it (no lost wake-up).
     const signal = this.#state.signal;
-    this.#settle();
+    if (this.#trace.enabled) {
+      // durable->wake: from the writer's publication to this thread settling the acks (also
+      // acks found durable already when registered); one load of the flag when tracing is off.
+      const t = traceNowUs();
+      const before = this.pending;
+      this.#settle();
+      const settled = before - this.pending;
+      if (settled > 0) this.#trace.add(TraceLeg.DURABLE_TO_WAKE, t - this.#trace.durableAtUs, settled);
+    } else {
+      this.#settle();
+    }
     if (this.pending === 0 && this.#flushes.length === 0) {
       this.#armed = false;
       if (this.#refed) {
@@ -174,15 +184,7 @@ export class AckWaiter {
   }
 
   readonly #onWake = (): void => {
-    if (!this.#trace.enabled) {
-      this.#wait();
-      return;
-    }
-    const t = traceNowUs();
-    const before = this.pending;
     this.#wait();
-    const settled = before - this.pending;
-    if (settled > 0) this.#trace.add(TraceLeg.DURABLE_TO_WAKE, t - this.#trace.durableAtUs, settled);
   };
 
   #settle(): void {

@@ -88,6 +88,8 @@ class CommitLoop {
   readonly #trace: LatencyTrace;
   /** Trace clock at the start of the current drain (only while tracing). */
   #drainUs = 0;
+  /** Records drained while tracing and not yet durable (counted into drain->durable at the sync). */
+  #tracedUnsynced = 0;
   readonly #syncEveryBatch: boolean;
   /** 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame. */
   readonly #drainBytes: number;
@@ -148,6 +150,7 @@ class CommitLoop {
     const lastSeq = batch.lastSeq;
     const bytes = batch.bytes;
     if (!this.appendBatch(lastSeq)) return;
+    if (tracing) this.#tracedUnsynced += n;
     this.#stats.recordBatch(n, bytes, this.#wal.walBytes);
     if (this.#now() - this.#lastAgeCheckMs >= kAgeCheckEveryMs) {
       // Under steady load the loop is rarely idle: check the segment's age here too.
@@ -156,9 +159,6 @@ class CommitLoop {
       if (this.#fault) return;
     }
     this.publishBatch(lastSeq);
-    if (tracing && this.#wal.syncedSeq >= lastSeq) {
-      this.#trace.add(TraceLeg.DRAIN_TO_DURABLE, this.#trace.durableAtUs - this.#drainUs, n);
-    }
   }
 
   /** Writes the drained batch; on failure rejects everything the WAL does not hold and returns false. */
@@ -340,7 +340,16 @@ class CommitLoop {
     this.#stats.recordFsync((performance.now() - t0) / 1000);
     this.#lastSyncMs = this.#now();
     if (wal.syncedSeq > this.#state.resolvedSeq) {
-      if (this.#trace.enabled) this.#trace.durableAtUs = traceNowUs();
+      if (this.#tracedUnsynced > 0) {
+        // Before the publication, so a woken producer never sees its ack without this leg.
+        // With several batches per sync ('interval'), the last drain's time stands for all.
+        const t = traceNowUs();
+        this.#trace.durableAtUs = t;
+        this.#trace.add(TraceLeg.DRAIN_TO_DURABLE, t - this.#drainUs, this.#tracedUnsynced);
+        this.#tracedUnsynced = 0;
+      } else if (this.#trace.enabled) {
+        this.#trace.durableAtUs = traceNowUs();
+      }
       this.#state.publishDurable(wal.syncedSeq);
     }
   }
