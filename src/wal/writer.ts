@@ -320,8 +320,8 @@ export class WalWriter {
       }
       if (this.#fd < 0) this.#createSegment();
       const pos = s.dataEnd;
-      // With a helper thread, zero-filling never runs here: only a request in flight that this
-      // write would reach (data outrunning the helper) is waited for. Inline (injected fs), the
+      // With a helper thread, zero-filling never runs here: a request in flight that this write
+      // would reach (data outrunning the helper) is stopped, which waits for one 1 MiB write at most. Inline (injected fs), the
       // zero fill is extended here first when it would run short, as it always was.
       if (!this.#zeroFiller.concurrent) this.#requestZeroFill(pos + total);
       this.#pollZeroFill();
@@ -458,10 +458,13 @@ export class WalWriter {
     if (r) this.#applyZeroFill(p, r);
   }
 
-  /** Waits for the zero-fill request in flight, if any: before truncating, sealing, closing. */
+  /**
+   * Ends the zero-fill request in flight, if any (the helper stops after its current 1 MiB write):
+   * before writing at or past its start, truncating, sealing, closing.
+   */
   #awaitZeroFill(): void {
     const p = this.#zfPending;
-    if (p) this.#applyZeroFill(p, this.#zeroFiller.wait());
+    if (p) this.#applyZeroFill(p, this.#zeroFiller.stop());
   }
 
   #applyZeroFill(p: { readonly from: number; readonly to: number }, r: ZeroFillResult): void {
@@ -473,7 +476,7 @@ export class WalWriter {
       return;
     }
     // [zeroedTo, from) is a hole or past the old end of file: it reads as zeros too.
-    if (p.to > zf.zeroedTo) zf.zeroedTo = p.to;
+    if (r.doneTo > zf.zeroedTo) zf.zeroedTo = r.doneTo;
   }
 
   #createSegment(): void {

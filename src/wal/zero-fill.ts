@@ -85,14 +85,15 @@ export interface ZeroFillResult {
   readonly ok: boolean;
   /** errno code of the failure ('' when ok). */
   readonly code: string;
+  /** When ok: zeros reach from `from` up to here (`to`, or less when the request was stopped). */
+  readonly doneTo: number;
 }
 
 /**
  * Runs zero-fill requests of the writer: write zeros over [from, to) of an open segment's fd,
  * then fdatasync it; on failure, cut whatever lies past `from` off again (best effort). At most one request
  * is in flight. The writer guarantees that while one is, it writes nothing at or past `from` and
- * neither truncates nor closes the fd ({@link WalWriter} waits with {@link wait} first), so the
- * zeros never meet data.
+ * neither truncates nor closes the fd (it calls {@link stop} first), so the zeros never meet data.
  */
 export interface ZeroFillExecutor {
   /**
@@ -110,8 +111,12 @@ export interface ZeroFillExecutor {
   start(fd: number, from: number, to: number): void;
   /** The in-flight request's result once it has finished, else undefined (never blocks). */
   poll(): ZeroFillResult | undefined;
-  /** Blocks until the in-flight request has finished and returns its result. */
-  wait(): ZeroFillResult;
+  /**
+   * Ends the in-flight request early (after the 1 MiB write in progress; the fdatasync is then
+   * skipped: synced zeros only save the writer's fdatasync some work) and blocks until it has
+   * ended. Returns its result; `doneTo` tells how far the zeros got.
+   */
+  stop(): ZeroFillResult;
   /** Releases the executor (a helper thread stops). */
   close(): void;
 }
@@ -141,19 +146,35 @@ export class InlineZeroFiller implements ZeroFillExecutor {
     return r;
   }
 
-  wait(): ZeroFillResult {
-    return this.poll() ?? { ok: true, code: '' };
+  stop(): ZeroFillResult {
+    return this.poll() ?? { ok: false, code: 'ENOREQUEST', doneTo: 0 };
   }
 
   close(): void {}
 }
 
-/** One request's work (shared by the inline executor and the helper thread). */
-export function runZeroFill(wfs: WalFs, fd: number, from: number, to: number): ZeroFillResult {
+/**
+ * One request's work (shared by the inline executor and the helper thread): 1 MiB writes of zeros
+ * over [from, to), `stopped()` checked before each, then fdatasync unless stopped.
+ */
+export function runZeroFill(
+  wfs: WalFs,
+  fd: number,
+  from: number,
+  to: number,
+  stopped: () => boolean = () => false,
+): ZeroFillResult {
   try {
-    writeZeros(wfs, fd, from, to);
+    const chunk = zeros();
+    let p = from;
+    while (p < to) {
+      if (stopped()) return { ok: true, code: '', doneTo: p };
+      const n = Math.min(kZeroChunkBytes, to - p);
+      writeFully(wfs, fd, chunk, 0, n, p);
+      p += n;
+    }
     wfs.fdatasyncSync(fd);
-    return { ok: true, code: '' };
+    return { ok: true, code: '', doneTo: to };
   } catch (err) {
     const code = errnoCode(err) ?? 'EIO';
     debug('zero-filling fd %d [%d, %d) failed (%s); continuing without', fd, from, to, code);
@@ -165,6 +186,6 @@ export function runZeroFill(wfs: WalFs, fd: number, from: number, to: number): Z
     } catch {
       // Zeros past the end of data are harmless.
     }
-    return { ok: false, code };
+    return { ok: false, code, doneTo: from };
   }
 }

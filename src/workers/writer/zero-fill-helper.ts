@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { nodeWalFs } from '../../wal/fs.js';
-import { runZeroFill } from '../../wal/zero-fill.js';
+import { runZeroFill, type ZeroFillResult } from '../../wal/zero-fill.js';
 import { ZeroFillSlot } from './zero-fill-thread.js';
 
 const { sab } = workerData as { sab: SharedArrayBuffer };
@@ -20,15 +20,15 @@ const f64 = new Float64Array(sab);
  * consumed on a shared description would be missing from the writer's next fdatasync, which
  * would then ack data that never reached the disk.
  */
-function fillThroughOwnFd(writerFd: number, from: number, to: number): { ok: boolean } {
+function fillThroughOwnFd(writerFd: number, from: number, to: number, req: number): ZeroFillResult {
   let fd: number;
   try {
     fd = fs.openSync(`/proc/self/fd/${writerFd}`, 'r+');
   } catch {
-    return { ok: false };
+    return { ok: false, code: 'EOPEN', doneTo: from };
   }
   try {
-    return runZeroFill(nodeWalFs, fd, from, to);
+    return runZeroFill(nodeWalFs, fd, from, to, () => Atomics.load(i32, ZeroFillSlot.CANCEL) === req);
   } finally {
     try {
       fs.closeSync(fd);
@@ -50,7 +50,8 @@ for (;;) {
   const fd = i32[ZeroFillSlot.FD] as number;
   const from = f64[ZeroFillSlot.FROM_F64] as number;
   const to = f64[ZeroFillSlot.TO_F64] as number;
-  const r = fillThroughOwnFd(fd, from, to);
+  const r = fillThroughOwnFd(fd, from, to, req);
+  f64[ZeroFillSlot.DONE_TO_F64] = r.doneTo;
   Atomics.store(i32, ZeroFillSlot.RESULT, r.ok ? 0 : 1);
   Atomics.store(i32, ZeroFillSlot.DONE, req);
   Atomics.notify(i32, ZeroFillSlot.DONE);

@@ -13,14 +13,25 @@
  *   i32[2] RESULT  0 ok, 1 failed (errno code lost: the helper logs it with NODE_DEBUG=ironlog)
  *   i32[3] FD      the segment's fd
  *   i32[4] STOP    1: the helper exits
- *   f64[2] FROM, f64[3] TO  (byte offsets 16 and 24)
+ *   i32[5] CANCEL  = REQ: stop that request after the write in progress (no fdatasync)
+ *   f64[3] FROM, f64[4] TO, f64[5] DONE_TO  (byte offsets 24, 32, 40)
  * ```
  */
 import { Worker } from 'node:worker_threads';
 import type { ZeroFillExecutor, ZeroFillResult } from '../../wal/zero-fill.js';
 
-export const ZeroFillSlot = { REQ: 0, DONE: 1, RESULT: 2, FD: 3, STOP: 4, FROM_F64: 2, TO_F64: 3 } as const;
-const kBlockBytes = 32;
+export const ZeroFillSlot = {
+  REQ: 0,
+  DONE: 1,
+  RESULT: 2,
+  FD: 3,
+  STOP: 4,
+  CANCEL: 5,
+  FROM_F64: 3,
+  TO_F64: 4,
+  DONE_TO_F64: 5,
+} as const;
+const kBlockBytes = 48;
 
 /** Zero-filling on a helper thread; see the module comment. */
 export class ThreadZeroFiller implements ZeroFillExecutor {
@@ -57,9 +68,10 @@ export class ThreadZeroFiller implements ZeroFillExecutor {
     return this.#take();
   }
 
-  wait(): ZeroFillResult {
-    if (!this.#inFlight) return { ok: true, code: '' };
+  stop(): ZeroFillResult {
+    if (!this.#inFlight) return { ok: false, code: 'ENOREQUEST', doneTo: 0 };
     const req = Atomics.load(this.#i32, ZeroFillSlot.REQ);
+    Atomics.store(this.#i32, ZeroFillSlot.CANCEL, req);
     // No time-out, on purpose: giving up while the helper may still be writing zeros at `from`
     // and past would let the writer put data there first. A disk that stalls the helper stalls
     // the writer's own fdatasync just as well.
@@ -78,6 +90,9 @@ export class ThreadZeroFiller implements ZeroFillExecutor {
 
   #take(): ZeroFillResult {
     this.#inFlight = false;
-    return Atomics.load(this.#i32, ZeroFillSlot.RESULT) === 0 ? { ok: true, code: '' } : { ok: false, code: 'EIO' };
+    const doneTo = this.#f64[ZeroFillSlot.DONE_TO_F64] as number;
+    return Atomics.load(this.#i32, ZeroFillSlot.RESULT) === 0
+      ? { ok: true, code: '', doneTo }
+      : { ok: false, code: 'EIO', doneTo };
   }
 }
