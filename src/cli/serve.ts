@@ -158,7 +158,8 @@ export function registerServe(program: Command): void {
       'after',
       `
 Routes: POST /events (application/json object or array, application/x-ndjson, application/msgpack;
-Content-Encoding gzip, deflate or br), GET /metrics, /health, /health/live, /health/ready.
+Content-Encoding gzip, deflate or br), POST /v1/logs (OpenTelemetry OTLP/HTTP logs, protobuf or
+JSON), GET /metrics, /health, /health/live, /health/ready.
 With --tokens-file or --tls-ca every record is stored as {"$principal": "token:NAME" or
 "cert:SUBJECT", "$event": <the posted event>}; a posted event with a "$principal" key is refused.
 SIGTERM or SIGINT: stop accepting, answer what is in flight, close the WAL, exit 0.

@@ -389,7 +389,10 @@ interface PbRequest {
 function fromProtobuf(body: Buffer): OtlpLogEvent[] {
   let msg: PbRequest;
   try {
-    msg = types().request.decode(body) as unknown as PbRequest;
+    const t = types().request;
+    // Plain objects with only the fields the body set (decoded messages carry defaults on their
+    // prototype, so an unset oneof member would read as '' or 0).
+    msg = t.toObject(t.decode(body), { longs: String, defaults: false, arrays: true }) as PbRequest;
   } catch (err) {
     throw new OtlpFormatError(`the body is not a protobuf ExportLogsServiceRequest: ${(err as Error).message}`);
   }
