@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { enableTrace } from '../dist/groupcommit/trace.js';
+import { enableTrace, traceBucket, tracePercentileMs } from '../dist/groupcommit/trace.js';
 import { openSink, readWal, verifyWal } from '../dist/main/index.js';
+import { WalWriter } from '../dist/wal/writer.js';
+import { ThreadZeroFiller } from '../dist/workers/writer/zero-fill-thread.js';
 import { TempDirs } from './helpers/tmp.js';
 
 const dirs = new TempDirs();
@@ -59,6 +62,39 @@ describe('zero-filling ahead on the writer worker helper thread', () => {
     }
   }, 120_000);
 
+  it('data that catches up with a fill in flight stops it, and the zeros never land on data', async () => {
+    // The writer directly, with the helper thread, ~1.3 MB batches written as fast as possible:
+    // each batch reaches past the start of the request posted after the previous sync (1 MiB
+    // headroom), so a request still in flight is stopped.
+    const dir = dirs.make('zf-stop');
+    const w = WalWriter.open({
+      dir,
+      nodeId: 'zf-test',
+      segmentBytes: 64 * 1024 * 1024,
+      segmentMaxAgeMs: 600_000,
+      zeroFiller: new ThreadZeroFiller(),
+    });
+    const payloads = Array.from({ length: 6_000 }, (_, i) => pack({ i, pad }));
+    let seq = 0;
+    for (let b = 0; b < 30; b++) {
+      for (const p of payloads) {
+        seq++;
+        w.batch.addRecord(seq, seq, 0, p, 0, p.length);
+      }
+      w.appendBatch();
+      w.sync();
+    }
+    w.close();
+    expect(await verifyWal(dir)).toMatchObject({ valid: true, records: seq, lastSeq: seq });
+    let n = 0;
+    for await (const r of readWal(dir)) {
+      n++;
+      expect(r.seq).toBe(n);
+      expect((r.event as { i: number }).i).toBe((n - 1) % payloads.length);
+    }
+    expect(n).toBe(seq);
+  }, 120_000);
+
   it('reopening continues a segment that has zeros past its data', async () => {
     const dir = dirs.make('zf-reopen');
     const a = await openSink({ dir, segmentBytes: kSegmentBytes });
@@ -72,6 +108,24 @@ describe('zero-filling ahead on the writer worker helper thread', () => {
 });
 
 describe('latency trace (bench --trace)', () => {
+  it('buckets durations 4 per power of two from 8 us and reports bucket midpoints', () => {
+    expect(traceBucket(0)).toBe(0);
+    expect(traceBucket(7.9)).toBe(0);
+    expect(traceBucket(Number.NaN)).toBe(0);
+    expect(traceBucket(8)).toBe(1);
+    expect(traceBucket(16)).toBe(5);
+    expect(traceBucket(1e12)).toBe(61);
+    const counts = new Array(62).fill(0);
+    counts[traceBucket(1000)] = 99; // 1 ms
+    counts[traceBucket(20_000)] = 1; // 20 ms
+    expect(tracePercentileMs(counts, 0.5)).toBeGreaterThan(0.9);
+    expect(tracePercentileMs(counts, 0.5)).toBeLessThan(1.1);
+    expect(tracePercentileMs(counts, 0.99)).toBeCloseTo(tracePercentileMs(counts, 0.5), 6);
+    expect(tracePercentileMs(counts, 0.999)).toBeGreaterThan(18);
+    expect(tracePercentileMs(counts, 0.999)).toBeLessThan(22);
+    expect(tracePercentileMs(new Array(62).fill(0), 0.5)).toBeNaN();
+  });
+
   it('splits the ack path of a real sink into its three legs while enabled, and records nothing when off', async () => {
     const dir = dirs.make('trace');
     const sink = await openSink({ dir });
