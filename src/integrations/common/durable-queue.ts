@@ -259,7 +259,7 @@ export class DurableQueue extends EventEmitter<DurableQueueEvents> {
   /** Moves the overflow list into the ring as the writer frees space (async). */
   async #pump(): Promise<void> {
     this.#pumping = true;
-    // A pending Atomics.waitAsync does not keep the event loop alive (DESIGN §8): a timer does.
+    // A pending Atomics.waitAsync does not keep the event loop alive: a timer does.
     const keepAlive = setInterval(() => {}, 1 << 30);
     try {
       while (this.#overflow.length > 0) {
