@@ -20,15 +20,32 @@ import {
   writeJson,
   writePerformanceDoc,
 } from './lib/report.js';
+import { median } from './lib/stats.js';
 import { createTmpRoot, waitForQuietDisk } from './lib/tmp.js';
 import envPacedFloor from './scenarios/env-paced-floor.js';
 import fsAppend from './scenarios/fs-append-fdatasync.js';
 import fsWrite from './scenarios/fs-write-fdatasync.js';
+import httpBare from './scenarios/http-bare.js';
+import httpServe from './scenarios/http-serve.js';
 import lmdbPaced from './scenarios/lmdb-paced.js';
 import lmdbPut from './scenarios/lmdb-put-flushed.js';
 import sinkEmit from './scenarios/sink-emit.js';
 import sinkEmitBatch from './scenarios/sink-emit-batch.js';
 import sinkPaced from './scenarios/sink-paced.js';
+
+const kTraceLegs = [
+  ['emitToDrain', 'emit->drain'],
+  ['drainToDurable', 'drain->durable'],
+  ['durableToWake', 'durable->wake'],
+];
+
+/** One line per leg of a paced run's trace (see src/groupcommit/trace.ts). */
+function traceLines(t) {
+  return kTraceLegs.map(
+    ([leg, name]) =>
+      `${name.padEnd(16)} p50 ${fmtMs(t[leg].p50Ms)}  p99 ${fmtMs(t[leg].p99Ms)}  p99.9 ${fmtMs(t[leg].p999Ms)} ms  (${t[leg].count} samples)`,
+  );
+}
 
 function envNumber(name, fallback, min, max) {
   const raw = process.env[name];
@@ -51,6 +68,8 @@ const config = {
   sinkOptions: benchSinkOptions(),
   threadCpuMethod: kThreadCpuMethod,
   pacer: kPacerMethod,
+  /** `--trace` (`npm run bench -- --trace`): the paced run's emit->drain->durable->wake split. */
+  trace: process.argv.slice(2).includes('--trace'),
 };
 const writeDocs = process.env.IRONLOG_BENCH_DOCS === '1' || (process.env.IRONLOG_BENCH_DOCS !== '0' && !config.filter);
 
@@ -78,6 +97,8 @@ const plan = [
   [sinkEmitBatch, { mode: 'emitEncodedBatch', batchSize: 100, inFlight: 16 }],
   [fsWrite, { batchOf: 'emitEncodedBatch/100x16', fallbackBatch: 800 }],
   [fsAppend, {}],
+  [httpServe, {}],
+  [httpBare, {}],
 ].map(([scenario, params]) => ({ scenario, params, id: scenario.id(params), description: scenario.describe(params) }));
 
 const filterRe = config.filter ? new RegExp(config.filter) : undefined;
@@ -115,6 +136,7 @@ const ctx = {
   measureMs: config.measureSeconds * 1000,
   /** Latest writer figures per sink scenario id (the fs.write yardstick copies its batch size). */
   batchSizes: new Map(),
+  trace: config.trace,
 };
 const entries = selected.map((p) => ({ id: p.id, kind: p.scenario.kind, description: p.description, rounds: [] }));
 const runs = [];
@@ -136,6 +158,7 @@ for (let round = 1; round <= config.rounds; round++) {
         console.log(
           `${label.padEnd(70)} ${fmtRate(result.eventsPerSec).padStart(10)} ev/s  p50 ${fmtMs(lat.p50Ms)}  p99 ${fmtMs(lat.p99Ms)}  p99.9 ${fmtMs(lat.p999Ms)} ms`,
         );
+        if (result.trace) for (const line of traceLines(result.trace)) console.log(`    ${line}`);
       } catch (err) {
         entry = { round, error: String(err?.message ?? err) };
         console.log(`${label.padEnd(70)} FAILED: ${entry.error}`);
@@ -180,6 +203,19 @@ if (ratioList.length) {
   console.log('\nRatios (paired per round, median):');
   for (const r of ratioList)
     console.log(`  ${r.label.padEnd(62)} ${r.median.toFixed(2)}  [${r.perRound.map((x) => x.toFixed(2)).join(', ')}]`);
+}
+const traced = entries.filter((e) => e.rounds.some((r) => r.result?.trace));
+if (traced.length) {
+  console.log('\nTrace of the ack path (--trace; per leg, median over rounds of p50 / p99 / p99.9, ms):');
+  for (const e of traced) {
+    const ts = e.rounds.map((r) => r.result?.trace).filter(Boolean);
+    const med = (leg, k) => median(ts.map((t) => t[leg][k]).filter(Number.isFinite));
+    console.log(`  ${e.id}`);
+    for (const [leg, name] of kTraceLegs)
+      console.log(
+        `    ${name.padEnd(16)} ${fmtMs(med(leg, 'p50Ms'))} / ${fmtMs(med(leg, 'p99Ms'))} / ${fmtMs(med(leg, 'p999Ms'))}`,
+      );
+  }
 }
 console.log('\nTargets (informative; exit code is 0 regardless):');
 for (const c of checkList) console.log(`  ${c.status.padEnd(4)}  ${c.label}${c.shown ? `: ${c.shown}` : ''}`);

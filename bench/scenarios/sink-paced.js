@@ -2,7 +2,7 @@
  * Open-loop `sink.emit()` at a fixed rate from the main thread; ack latency measured from each
  * event's scheduled instant (see lib/paced.js).
  */
-import { statsDelta, statsSample, withSink } from '../lib/core.js';
+import { kCoreUrl, statsDelta, statsSample, withSink } from '../lib/core.js';
 import { makeEvent } from '../lib/event.js';
 import { runPaced } from '../lib/paced.js';
 import { summarizeLatency } from '../lib/stats.js';
@@ -20,15 +20,26 @@ export default {
       };
       let before;
       let after;
+      // --trace: the ack path's split (lib trace in the ring SAB), over the measured window only.
+      const traceMod = ctx.trace ? await import(new URL('../groupcommit/trace.js', kCoreUrl).href) : undefined;
+      let trace;
+      let traceSnapshot;
       const t1 = setTimeout(() => {
         before = statsSample(sink);
+        if (traceMod) trace = traceMod.enableTrace(sink.producer().sab);
       }, ctx.warmupMs);
       const t2 = setTimeout(() => {
         after = statsSample(sink);
+        if (trace) {
+          trace.setEnabled(false);
+          traceSnapshot = trace.snapshot();
+        }
       }, ctx.warmupMs + ctx.measureMs);
       try {
         const r = await runPaced({ rate: p.rate, warmupMs: ctx.warmupMs, measureMs: ctx.measureMs, op });
-        return pacedResult(r, p.rate, statsDelta(before, after));
+        const result = pacedResult(r, p.rate, statsDelta(before, after));
+        if (traceSnapshot) result.trace = traceSnapshot;
+        return result;
       } finally {
         clearTimeout(t1);
         clearTimeout(t2);

@@ -6,6 +6,7 @@
 import { type ErrorCode, ErrorCodes, IronlogError } from '../core/errors.js';
 import { FAILURE_ENTRIES, I32 } from '../ringbuffer/layout.js';
 import { CommitState, type FailureRange, RingState, sharedErrorCode } from './commit-state.js';
+import { LatencyTrace, TraceLeg, traceNowUs } from './trace.js';
 
 /** What `emit()` resolves with. */
 export interface Ack {
@@ -72,6 +73,8 @@ export function stateError(state: number, faultCode: ErrorCode): IronlogError | 
  */
 export class AckWaiter {
   readonly #state: CommitState;
+  /** Latency trace (off unless the bench switches it on; see trace.ts). */
+  readonly #trace: LatencyTrace;
   readonly #acceptWritten: boolean;
   readonly #pending: PendingAck[] = [];
   #head = 0;
@@ -85,6 +88,7 @@ export class AckWaiter {
 
   constructor(sab: SharedArrayBuffer, ack: 'durable' | 'written') {
     this.#state = new CommitState(sab);
+    this.#trace = new LatencyTrace(sab);
     this.#acceptWritten = ack === 'written';
     // Failures published before this thread attached concern other threads' seqs only.
     this.#failureCursor = this.#state.failureCount;
@@ -152,7 +156,17 @@ export class AckWaiter {
     // Load the signal BEFORE looking at the seqs: a publication after this load changes the
     // signal, so waitAsync returns at once instead of sleeping through it (no lost wake-up).
     const signal = this.#state.signal;
-    this.#settle();
+    if (this.#trace.enabled) {
+      // durable->wake: from the writer's publication to this thread settling the acks (also
+      // acks found durable already when registered); one load of the flag when tracing is off.
+      const t = traceNowUs();
+      const before = this.pending;
+      this.#settle();
+      const settled = before - this.pending;
+      if (settled > 0) this.#trace.add(TraceLeg.DURABLE_TO_WAKE, t - this.#trace.durableAtUs, settled);
+    } else {
+      this.#settle();
+    }
     if (this.pending === 0 && this.#flushes.length === 0) {
       this.#armed = false;
       if (this.#refed) {

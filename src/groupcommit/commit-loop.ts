@@ -11,6 +11,7 @@ import type { SyncMode } from '../core/sync-mode.js';
 import type { RingConsumer } from '../ringbuffer/ring.js';
 import type { WalWriter } from '../wal/writer.js';
 import { CommitState, RingState, sharedErrorIndex } from './commit-state.js';
+import { LatencyTrace, TraceLeg, traceNowUs } from './trace.js';
 import { WriterStats } from './writer-stats.js';
 
 /** The batching policy of the loop: the resolved sink options it acts on. */
@@ -95,6 +96,12 @@ class CommitLoop {
   readonly #now: () => number;
   readonly #state: CommitState;
   readonly #stats: WriterStats;
+  /** Latency trace (off unless the bench switches it on; see trace.ts). */
+  readonly #trace: LatencyTrace;
+  /** Trace clock at the start of the current drain (only while tracing). */
+  #drainUs = 0;
+  /** Records drained while tracing and not yet durable (counted into drain->durable at the sync). */
+  #tracedUnsynced = 0;
   readonly #syncEveryBatch: boolean;
   /** 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame. */
   readonly #drainBytes: number;
@@ -111,6 +118,7 @@ class CommitLoop {
     this.#now = deps.nowMs ?? Date.now;
     this.#state = new CommitState(deps.sab);
     this.#stats = new WriterStats(deps.sab);
+    this.#trace = new LatencyTrace(deps.sab);
     this.#syncEveryBatch = deps.init.syncMode === 'batch' || deps.init.syncMode === 'always';
     // Encrypted WAL frames are up to 3x a tiny ring frame (kid + tag, issue 11): drain less, so
     // a batch still fits in an empty segment.
@@ -153,7 +161,9 @@ class CommitLoop {
 
   /** Drains one batch, appends it with one write, then seals by age if due and publishes or syncs it. */
   commitTurn(): void {
-    const n = this.#consumer.drain(this.#drainBytes, this.#visit);
+    const tracing = this.#trace.enabled;
+    if (tracing) this.#drainUs = traceNowUs();
+    const n = this.#consumer.drain(this.#drainBytes, tracing ? this.#visitTraced : this.#visit);
     // The batch builder holds its own copy of every payload: the ring space can go back now.
     this.#consumer.release();
     if (n === 0) return;
@@ -162,6 +172,7 @@ class CommitLoop {
     const lastSeq = batch.lastSeq;
     const bytes = batch.bytes;
     if (!this.appendBatch(lastSeq)) return;
+    if (tracing) this.#tracedUnsynced += n;
     this.#stats.recordBatch(n, bytes, this.#wal.walBytes);
     if (this.#now() - this.#lastAgeCheckMs >= kAgeCheckEveryMs) {
       // Under steady load the loop is rarely idle: check the segment's age here too.
@@ -280,6 +291,18 @@ class CommitLoop {
     this.#wal.batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
   };
 
+  readonly #visitTraced = (
+    data: Uint8Array,
+    payloadOffset: number,
+    payloadBytes: number,
+    seq: number,
+    timeUs: number,
+  ): void => {
+    this.#trace.add(TraceLeg.EMIT_TO_DRAIN, this.#drainUs - timeUs);
+    // The same record path as untraced (encryption included): only the sample is extra.
+    this.#visit(data, payloadOffset, payloadBytes, seq, timeUs);
+  };
+
   readonly #visitRejected = (_d: Uint8Array, _o: number, _b: number, seq: number): void => {
     // Faulted: the frame's seq is consumed (it becomes part of the gap) and its ack rejects.
     if (this.#fault) this.#fault.gapToSeq = seq;
@@ -346,7 +369,19 @@ class CommitLoop {
     }
     this.#stats.recordFsync((performance.now() - t0) / 1000);
     this.#lastSyncMs = this.#now();
-    if (wal.syncedSeq > this.#state.resolvedSeq) this.#state.publishDurable(wal.syncedSeq);
+    if (wal.syncedSeq > this.#state.resolvedSeq) {
+      if (this.#tracedUnsynced > 0) {
+        // Before the publication, so a woken producer never sees its ack without this leg.
+        // With several batches per sync ('interval'), the last drain's time stands for all.
+        const t = traceNowUs();
+        this.#trace.durableAtUs = t;
+        this.#trace.add(TraceLeg.DRAIN_TO_DURABLE, t - this.#drainUs, this.#tracedUnsynced);
+        this.#tracedUnsynced = 0;
+      } else if (this.#trace.enabled) {
+        this.#trace.durableAtUs = traceNowUs();
+      }
+      this.#state.publishDurable(wal.syncedSeq);
+    }
   }
 
   /** Faulted: try to write the gap record that accounts for every rejected seq, and sync it. */

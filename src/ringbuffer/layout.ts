@@ -25,7 +25,8 @@
  *   line 10 640  i32  I32.FAILURE_COUNT   160  group commit: failure entries ever written
  *   line 11 704  i64  I64.FAILURE_TABLE    88  FAILURE_ENTRIES x FAILURE_ENTRY_WORDS i64 words
  *          2752  f64  STATS (Float64 index 344), STATS_SLOTS words, see {@link Stat}
- *          3264  unused, zero, up to CONTROL_BYTES (4096: the data region starts page aligned)
+ *          3264  TRACE block (latency trace, off unless enabled), TRACE_BYTES, see `groupcommit/trace.ts`
+ *          4024  unused, zero, up to CONTROL_BYTES (4096: the data region starts page aligned)
  * ```
  * Every hot word sits alone on its own 64-byte cache line, so a producer's CAS on CLAIM does not
  * invalidate the line the consumer reads HEAD or the waiting flag from (false sharing).
@@ -96,6 +97,18 @@ export const FAILURE_ENTRY_WORDS = 4;
 export const STATS_BYTE_OFFSET = 2752;
 /** Float64 slots in the stats block. */
 export const STATS_SLOTS = 64;
+
+/**
+ * Byte offset of the latency-trace block (`src/groupcommit/trace.ts`): an i32 enable flag, an f64
+ * timestamp, then TRACE_HISTOGRAMS histograms of TRACE_BUCKETS i32 counts. All zero = off.
+ */
+export const TRACE_BYTE_OFFSET = 3264;
+/** Buckets per trace histogram (see `groupcommit/trace.ts` for their bounds). */
+export const TRACE_BUCKETS = 62;
+/** Histograms in the trace block: emit->drain, drain->durable, durable->wake. */
+export const TRACE_HISTOGRAMS = 3;
+/** Bytes of the trace block: 16 header bytes + the histograms. */
+export const TRACE_BYTES = 16 + TRACE_HISTOGRAMS * TRACE_BUCKETS * 4;
 
 /** Values of `I32.STATE` (owned by group commit; the ring only zeroes it = OPEN). */
 export const RingState = {

@@ -36,7 +36,14 @@ import {
   zeroHash,
 } from './segment.js';
 import { checkWriterOptions, type OpenedWal, openWalDirectory, type WalOpenReport } from './writer-open.js';
-import { kDefaultZeroFillAheadBytes, writeZeros, ZeroFillAhead } from './zero-fill.js';
+import {
+  InlineZeroFiller,
+  kDefaultZeroFillAheadBytes,
+  writeZeros,
+  ZeroFillAhead,
+  type ZeroFillExecutor,
+  type ZeroFillResult,
+} from './zero-fill.js';
 
 const debug = debuglog('ironlog');
 
@@ -60,10 +67,16 @@ export interface WalWriterOptions {
   /**
    * Keep the open segment zero-filled this many bytes past the end of data. Default 4 MiB; 0
    * disables. Overwriting pre-allocated zeros does not change the file size, so `fdatasync` has no
-   * metadata to journal and costs about half (`docs/wal-format.md` §8). Extended in 1 MiB chunks,
-   * each extension followed by its own `fdatasync`, only while nothing unsynced is pending.
+   * metadata to journal and costs about half (`docs/wal-format.md` §8). Extended by
+   * {@link zeroFiller} (zeros in 1 MiB writes, then an `fdatasync`), requested only while nothing
+   * unsynced is pending, never on the append path.
    */
   zeroFillAheadBytes?: number;
+  /**
+   * Where zero-fill requests run. Default: {@link InlineZeroFiller}, on the calling thread through
+   * {@link fs} (what tests and the crash model use); the writer worker passes a helper thread.
+   */
+  zeroFiller?: ZeroFillExecutor;
   /** Called after a segment was sealed (and its seal fdatasync'd). Exceptions are swallowed. */
   onSealed?: (s: SealedSegment) => void;
 }
@@ -108,6 +121,9 @@ export class WalWriter {
   readonly #synced = new SegmentSummary();
   /** The zero-filled space past the end of data of the open segment. */
   readonly #zeroFill: ZeroFillAhead;
+  readonly #zeroFiller: ZeroFillExecutor;
+  /** The zero-fill request in flight: nothing is written at or past `from` until it is done. */
+  #zfPending: { readonly from: number; readonly to: number } | undefined;
   /** An ftruncate that failed while undoing a write: retried before anything else. -1: none. */
   #repairTo = -1;
   /** SHA-256 of the last seal (the next segment's prevSealHash). */
@@ -123,6 +139,7 @@ export class WalWriter {
     this.#segmentMaxAgeMs = opts.segmentMaxAgeMs;
     this.#nowUs = opts.nowUs ?? defaultNowUs;
     this.#zeroFill = new ZeroFillAhead(opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes, opts.segmentBytes);
+    this.#zeroFiller = opts.zeroFiller ?? new InlineZeroFiller(wfs);
     this.#onSealed = opts.onSealed;
     this.#summary.reset(1, zeroHash());
     this.#synced.reset(1, zeroHash());
@@ -206,6 +223,7 @@ export class WalWriter {
   /** Retries an ftruncate that failed while undoing a write. Throws WAL_WRITE/DISK_FULL if it fails again. */
   #repair(): void {
     if (this.#repairTo < 0) return;
+    this.#awaitZeroFill();
     try {
       this.#fs.ftruncateSync(this.#fd, this.#repairTo);
     } catch (err) {
@@ -217,6 +235,7 @@ export class WalWriter {
 
   /** Cuts the file back to `end`; remembers the cut when that fails too (retried by #repair). */
   #cutTo(end: number): void {
+    this.#awaitZeroFill();
     this.#zeroFill.zeroedTo = end;
     try {
       this.#fs.ftruncateSync(this.#fd, end);
@@ -235,6 +254,7 @@ export class WalWriter {
    * zero-filled space, or any failure here, falls back to a truncate.
    */
   #undoWrite(end: number, length: number): void {
+    this.#awaitZeroFill();
     const zeroedTo = this.#zeroFill.zeroedTo;
     if (end < zeroedTo) {
       try {
@@ -300,10 +320,13 @@ export class WalWriter {
       }
       if (this.#fd < 0) this.#createSegment();
       const pos = s.dataEnd;
-      const zf = this.#zeroFill;
-      if (pos === this.#synced.dataEnd && zf.wantsExtension(pos + total)) {
-        this.#extendZeroFill(pos + total + zf.aheadBytes, Number.POSITIVE_INFINITY);
-      }
+      // With a helper thread, zero-filling never runs here: a request in flight that this write
+      // would reach (data outrunning the helper) is stopped, which waits for one 1 MiB write at most. Inline (injected fs), the
+      // zero fill is extended here first when it would run short, as it always was.
+      if (!this.#zeroFiller.concurrent) this.#requestZeroFill(pos + total);
+      this.#pollZeroFill();
+      const pending = this.#zfPending;
+      if (pending && pos + total > pending.from) this.#awaitZeroFill();
       b.commit(s.chainHash);
       try {
         writeFully(this.#fs, this.#fd, b.buffer, 0, total, pos);
@@ -340,6 +363,7 @@ export class WalWriter {
     if (this.#summary.dataEnd === this.#synced.dataEnd && this.#repairTo < 0) return;
     try {
       if (this.#repairTo >= 0) {
+        this.#awaitZeroFill();
         this.#fs.ftruncateSync(this.#fd, this.#repairTo);
         this.#repairTo = -1;
       }
@@ -351,6 +375,7 @@ export class WalWriter {
       throw ioFailure('fsync', err, `${this.#segPath} (seqs ${from}..${to} are not durable)`);
     }
     this.#synced.copyFrom(this.#summary);
+    if (this.#zeroFiller.concurrent) this.#requestZeroFill();
   }
 
   /** Seals the open segment if it holds at least one batch and was created `segmentMaxAgeMs` or more before `nowMs`. */
@@ -370,20 +395,17 @@ export class WalWriter {
   }
 
   /**
-   * Idle-time work within about `budgetMs`: retry a pending repair, extend the zero-filled space
-   * ahead of the write position (only while nothing unsynced is pending).
+   * Idle-time work: retry a pending repair, pick up a finished zero-fill request, and request the
+   * next one when due (only while nothing unsynced is pending). `budgetMs` is kept for callers;
+   * nothing here writes zeros on this thread unless the zero-filler is the inline one.
    */
-  maintain(budgetMs: number): void {
+  maintain(_budgetMs: number): void {
     this.#checkOpen();
     if (this.#fd < 0) return;
     this.#repair();
-    const zf = this.#zeroFill;
-    const end = this.#summary.dataEnd;
-    // Same hysteresis as appendBatch (see ZeroFillAhead.wantsExtension).
-    if (end === this.#synced.dataEnd && zf.wantsExtension(end)) {
-      zf.retry(); // after an earlier failure (the disk may have room again)
-      this.#extendZeroFill(end + zf.aheadBytes, performance.now() + Math.max(0, budgetMs));
-    }
+    this.#pollZeroFill();
+    if (!this.#zfPending && this.#zeroFill.failed) this.#zeroFill.retry(); // the disk may have room again
+    this.#requestZeroFill();
   }
 
   /** Syncs and closes. The open segment stays open (unsealed); reopening continues it. */
@@ -393,6 +415,8 @@ export class WalWriter {
       this.sync();
     } finally {
       this.#closed = true;
+      this.#awaitZeroFill();
+      this.#zeroFiller.close();
       if (this.#fd >= 0) {
         try {
           this.#fs.closeSync(this.#fd);
@@ -407,10 +431,52 @@ export class WalWriter {
   // ---------------------------------------------------------------------------------------------
   // Segments
 
-  /** Extends the open segment's zero-filled space towards `target` until `deadline` (see `ZeroFillAhead.extend`). */
-  #extendZeroFill(target: number, deadline: number): void {
-    if (this.#fd < 0) return;
-    this.#zeroFill.extend(this.#fs, this.#fd, this.#segPath, target, this.#summary.dataEnd, deadline);
+  /**
+   * Asks the zero-filler to extend the zero-filled space of the open segment, when due: nothing in
+   * flight, nothing unsynced, less than half of `zeroFillAheadBytes` left (the hysteresis keeps an
+   * idle writer from filling a few bytes after every batch). The request starts at least
+   * the zero-filler's `headroomBytes` past the end of data, so the next batches do not wait for it.
+   */
+  #requestZeroFill(end = this.#summary.dataEnd): void {
+    if (this.#fd < 0 || this.#zfPending) return;
+    const zf = this.#zeroFill;
+    const unsynced = this.#summary.dataEnd !== this.#synced.dataEnd;
+    if (zf.failed || unsynced || this.#repairTo >= 0 || !zf.wantsExtension(end)) return;
+    const headroom = this.#zeroFiller.headroomBytes;
+    const from = Math.max(zf.zeroedTo, end + headroom);
+    const to = Math.min(end + headroom + zf.aheadBytes, this.#segmentBytes);
+    if (to <= from) return;
+    this.#zfPending = { from, to };
+    this.#zeroFiller.start(this.#fd, from, to);
+  }
+
+  /** Takes the result of a finished zero-fill request, if any (never blocks). */
+  #pollZeroFill(): void {
+    const p = this.#zfPending;
+    if (!p) return;
+    const r = this.#zeroFiller.poll();
+    if (r) this.#applyZeroFill(p, r);
+  }
+
+  /**
+   * Ends the zero-fill request in flight, if any (the helper stops after its current 1 MiB write):
+   * before writing at or past its start, truncating, sealing, closing.
+   */
+  #awaitZeroFill(): void {
+    const p = this.#zfPending;
+    if (p) this.#applyZeroFill(p, this.#zeroFiller.stop());
+  }
+
+  #applyZeroFill(p: { readonly from: number; readonly to: number }, r: ZeroFillResult): void {
+    this.#zfPending = undefined;
+    const zf = this.#zeroFill;
+    if (!r.ok) {
+      zf.markFailed();
+      debug('zero-filling %s [%d, %d) failed (%s)', this.#segPath, p.from, p.to, r.code);
+      return;
+    }
+    // [zeroedTo, from) is a hole or past the old end of file: it reads as zeros too.
+    if (r.doneTo > zf.zeroedTo) zf.zeroedTo = r.doneTo;
   }
 
   #createSegment(): void {
@@ -435,8 +501,6 @@ export class WalWriter {
       this.#fd = fd;
       this.#zeroFill.startSegment(SEGMENT_HEADER_BYTES);
       s.reset(firstSeq, s.chainHash);
-      if (this.#zeroFill.aheadBytes > 0)
-        this.#extendZeroFill(SEGMENT_HEADER_BYTES + this.#zeroFill.aheadBytes, Number.POSITIVE_INFINITY);
       op = 'fsync';
       wfs.fdatasyncSync(fd);
       // The new directory entry must be durable before any ack depends on the file.
@@ -457,11 +521,13 @@ export class WalWriter {
     this.#segCreatedUs = createdUs;
     this.#synced.reset(firstSeq, s.chainHash);
     this.#synced.copyFrom(s);
+    this.#requestZeroFill();
   }
 
   #sealOpenSegment(): void {
     const wfs = this.#fs;
     const s = this.#summary;
+    this.#awaitZeroFill();
     this.#repair();
     const pos = s.dataEnd;
     const sealedUs = Math.max(0, Math.floor(this.#nowUs()));

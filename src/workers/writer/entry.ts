@@ -14,6 +14,7 @@ import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
 import { nodeWalFs, type WalFs } from '../../wal/fs.js';
 import { WalWriter } from '../../wal/writer.js';
 import type { DataKeyMessage, WriterInit, WriterToMain } from '../messages.js';
+import { ThreadZeroFiller } from './zero-fill-thread.js';
 
 const init = workerData as WriterInit;
 
@@ -61,6 +62,11 @@ async function main(): Promise<void> {
   // Every seal counts, by size (inside an append) or by age; the ring (and its stats block) only
   // exists once the WAL is open, and a seal finished during open is not this run's.
   let stats: WriterStats | undefined;
+  // Zero-filling ahead runs on a helper thread (never between drains on this one), except on an
+  // injected file system (tests, fault injection): there it must go through that fs, inline.
+  // The helper reopens the segment through /proc/self/fd (see zero-fill-helper.ts): Linux only.
+  const zeroFiller =
+    init.walFsModule === undefined && process.platform === 'linux' ? new ThreadZeroFiller() : undefined;
   try {
     wal = WalWriter.open({
       dir: init.dir,
@@ -68,12 +74,14 @@ async function main(): Promise<void> {
       segmentBytes: init.segmentBytes,
       segmentMaxAgeMs: init.segmentMaxAgeMs,
       fs: await loadFs(),
+      ...(zeroFiller ? { zeroFiller } : {}),
       onSealed: (segment) => {
         stats?.recordSeal();
         post({ type: 'sealed', segment });
       },
     });
   } catch (err) {
+    zeroFiller?.close();
     post({ type: 'fatal', error: toIronlog(err).toWire() });
     return;
   }
