@@ -105,6 +105,7 @@ function summarize(dir) {
       'idleTurn',
       'maintain',
     ])
-      if (inclusive.has(name)) console.log(`    ${((inclusive.get(name) / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
+      if (inclusive.has(name))
+        console.log(`    ${((inclusive.get(name) / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
   }
 }
