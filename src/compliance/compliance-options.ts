@@ -59,6 +59,8 @@ export interface ComplianceInputs {
   readonly masking: unknown;
   readonly pseudonymization: unknown;
   readonly subjectEncryption: unknown;
+  /** Record payload encryption (`openSink({ encryption })`), resolved; undefined when off. */
+  readonly encryption?: unknown;
   readonly replication:
     | {
         readonly quorum: number;
@@ -128,6 +130,7 @@ export function complianceFacts(inputs: ComplianceInputs): ComplianceFacts {
     masking: inputs.masking !== undefined,
     pseudonymization: inputs.pseudonymization !== undefined,
     subjectEncryption: inputs.subjectEncryption !== undefined,
+    recordEncryption: inputs.encryption !== undefined,
     replication: r ? { quorum: r.quorum, backends: r.backends.map(backendFact) } : undefined,
     localDeleteAfterMs: lr !== undefined && !lr.legalHold ? lr.deleteAfterMs : undefined,
     metrics: inputs.metrics !== undefined && inputs.metrics !== false,

@@ -389,6 +389,8 @@ export interface ComplianceFacts {
   readonly masking: boolean;
   readonly pseudonymization: boolean;
   readonly subjectEncryption: boolean;
+  /** Record payload encryption in the writer (`openSink({ encryption })`); absent in older records. */
+  readonly recordEncryption?: boolean;
   readonly replication: { readonly quorum: number; readonly backends: readonly BackendFact[] } | undefined;
   /** `replication.localRetention.deleteAfterMs`, when local retention deletes at all. */
   readonly localDeleteAfterMs: number | undefined;
@@ -545,10 +547,14 @@ function checkOne(
       const on = [
         facts.pseudonymization ? 'pseudonymization' : '',
         facts.subjectEncryption ? 'subject encryption' : '',
+        facts.recordEncryption === true ? 'record encryption' : '',
         facts.masking ? 'masking' : '',
       ].filter((s) => s !== '');
-      if (!facts.pseudonymization && !facts.subjectEncryption) {
-        return { ok: false, detail: 'needs options.pseudonymization or options.subjectEncryption' };
+      if (!facts.pseudonymization && !facts.subjectEncryption && facts.recordEncryption !== true) {
+        return {
+          ok: false,
+          detail: 'needs options.pseudonymization, options.subjectEncryption or options.encryption',
+        };
       }
       return { ok: true, detail: on.join(', ') };
     }

@@ -348,6 +348,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
           masking: protection?.masking,
           pseudonymization: protection?.pseudonymization,
           subjectEncryption: protection?.subjectEncryption,
+          encryption: protection?.encryption,
           replication,
           metrics: metrics === false ? undefined : metrics,
         });
