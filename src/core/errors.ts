@@ -44,6 +44,13 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // WAL readers, verify and recover (issue 9)
+  /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */
+  WAL_EMPTY: 'ERR_IRONLOG_WAL_EMPTY',
+  /** A directory entry named like a segment is not a regular file (a symbolic link, directory, FIFO, socket or device). */
+  SEGMENT_NOT_FILE: 'ERR_IRONLOG_SEGMENT_NOT_FILE',
+  /** A segment file is larger than 4 GiB, the largest segment ironlog writes: it is not read. */
+  SEGMENT_TOO_LARGE: 'ERR_IRONLOG_SEGMENT_TOO_LARGE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
