@@ -197,7 +197,10 @@ Examples:
           }
           okSamples++;
         } catch (err) {
-          const msg = `${new Date().toISOString()} error: ${(err as Error).message}\n`;
+          // The typed code, as every CLI failure prints it (ERR_IRONLOG_SEGMENT_NOT_FILE, ...).
+          const code = (err as { code?: unknown }).code;
+          const prefix = typeof code === 'string' && code.startsWith('ERR_') ? `${code}: ` : '';
+          const msg = `${new Date().toISOString()} error: ${prefix}${(err as Error).message}\n`;
           if (tty) process.stdout.write(`\x1b[H\x1b[J${msg}`);
           else process.stderr.write(msg);
           continue;

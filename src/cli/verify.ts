@@ -1,7 +1,9 @@
 /**
  * `ironlog verify`: checks a local WAL directory (`--dir`) or a replicated multi-node history in a
  * backend (`--source s3://...`, also accepted as `--from s3://...`).
- * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
+ * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error, or nothing to verify
+(no segments in the directory, no node under the source's prefix: ERR_IRONLOG_WAL_EMPTY, unless
+--allow-empty). Lost seqs are listed as "lost" problems: the same ranges recover reports.
  */
 import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
@@ -15,6 +17,7 @@ interface VerifyOptions {
   from?: string;
   nodes?: string[];
   allowPrunedStart?: boolean;
+  allowEmpty?: boolean;
   json?: boolean;
 }
 
@@ -52,8 +55,8 @@ function printableSource(url: string): string {
   }
 }
 
-async function verifyLocal(dir: string, json: boolean): Promise<number> {
-  const report = await verifyWal(dir);
+async function verifyLocal(dir: string, json: boolean, allowEmpty: boolean): Promise<number> {
+  const report = await verifyWal(dir, { allowEmpty });
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -74,7 +77,7 @@ async function verifyLocal(dir: string, json: boolean): Promise<number> {
  */
 export async function verifyRemote(
   url: string,
-  opts: { nodes?: readonly string[]; allowPrunedStart?: boolean },
+  opts: { nodes?: readonly string[]; allowPrunedStart?: boolean; allowEmpty?: boolean },
 ): Promise<RemoteVerifyOutput> {
   // Loaded only here: the storage SDKs stay out of a local verify.
   const [{ verifyRemoteWal, parseRemoteUrl, listRemoteNodes }, { createBackend }, { segmentObjectKey }, seg] =
@@ -87,6 +90,7 @@ export async function verifyRemote(
   const readOpts = {
     ...(opts.nodes ? { nodes: opts.nodes } : {}),
     allowPrunedStart: opts.allowPrunedStart === true,
+    allowEmpty: opts.allowEmpty === true,
   };
   const report = await verifyRemoteWal(url, readOpts);
   const { config, prefix } = parseRemoteUrl(url);
@@ -154,11 +158,17 @@ export function registerVerify(program: Command): void {
     .option('--from <url>', 'same as --source')
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
     .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
+    .option(
+      '--allow-empty',
+      'accept a directory without segments (or a source without nodes) as a valid, empty log; without it that is an error (exit 2)',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
       `
-Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
+Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error, or nothing to verify
+(no segments in the directory, no node under the source's prefix: ERR_IRONLOG_WAL_EMPTY, unless
+--allow-empty). Lost seqs are listed as "lost" problems: the same ranges recover reports.
 
 A source is read with the storage SDK's usual credentials (AWS default chain, Google ADC,
 AZURE_STORAGE_CONNECTION_STRING for azure://). S3 settings go in the query string:
@@ -182,12 +192,13 @@ Examples:
             '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
           );
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true);
+        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.allowEmpty === true);
         return;
       }
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),
         allowPrunedStart: opts.allowPrunedStart === true,
+        allowEmpty: opts.allowEmpty === true,
       });
       if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else printRemote(out);

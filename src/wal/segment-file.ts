@@ -57,6 +57,22 @@ function ioError(seg: SegmentFile, what: string, err: unknown): IronlogError {
   });
 }
 
+/**
+ * `lstat`s a segment entry: throws `ERR_IRONLOG_SEGMENT_NOT_FILE` unless it is a regular file,
+ * `ERR_IRONLOG_SEGMENT_TOO_LARGE` over 4 GiB. An entry that vanished (retention) passes.
+ */
+export async function checkSegmentEntry(seg: SegmentFile): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = await fsp.lstat(seg.path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw ioError(seg, 'stat', err);
+  }
+  if (!st.isFile()) throw notFile(seg, st);
+  checkSegmentSize(seg, st.size);
+}
+
 /** An open segment file: its handle and its size when opened. */
 export interface OpenedSegment {
   readonly fh: FileHandle;
@@ -180,7 +196,7 @@ export async function readSegmentImage(
 
 /** Offset just past the last nonzero byte of the file, rounded up to 8 (0 for an all-zero file). */
 async function endOfNonZero(fh: FileHandle, size: number): Promise<number> {
-  const chunkBytes = 1024 * 1024;
+  const chunkBytes = 8 * 1024 * 1024;
   const chunk = Buffer.allocUnsafe(chunkBytes);
   let end = size;
   while (end > 0) {
