@@ -9,18 +9,19 @@ import { Worker } from 'node:worker_threads';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
-import { checkHealth, type HealthOptions, type HealthReport } from '../monitoring/health.js';
+import { checkHealth, type HealthOptions, type HealthReport, type IntegrityStatus } from '../monitoring/health.js';
 import type { SinkMetrics } from '../monitoring/sink-metrics.js';
 import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
-import { type VerifyReport, verifyWal } from '../wal/verify.js';
+import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterInit, WriterToMain } from '../workers/messages.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
+import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
@@ -45,6 +46,12 @@ export interface SinkEvents {
   fault: [error: IronlogError];
   /** The fault cleared; `gapFromSeq..gapToSeq` were rejected and are named by a gap record. */
   faultCleared: [gap: { gapFromSeq: number; gapToSeq: number }];
+  /**
+   * The background check after open found damage in sealed segments (a flipped byte, a broken
+   * chain or seal): an `ERR_IRONLOG_WAL_CORRUPT` error and every problem found. New events are
+   * still written; health turns `degraded` and `ironlog_corruptions_total` counts the problems.
+   */
+  corruption: [error: IronlogError, problems: readonly VerifyProblem[]];
 }
 
 /**
@@ -68,6 +75,7 @@ export class Sink {
   readonly #stats: WriterStats;
   #metrics: SinkMetrics | undefined;
   #replication: ReplicationManager | undefined;
+  #audit: SealedSegmentAudit | undefined;
   #closePromise: Promise<void> | undefined;
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
@@ -178,9 +186,31 @@ export class Sink {
         segmentBytes: this.options.segmentBytes,
         replication: this.#replication?.status(),
         ack: this.options.ack,
+        integrity: this.#audit?.status(),
       },
       options,
     );
+  }
+
+  /**
+   * @internal Called once by {@link openSink}: starts the background check of the sealed
+   * segments (opening checked only their headers, seals and links).
+   */
+  startSealedAudit(): void {
+    this.#audit = SealedSegmentAudit.start(this.options.dir, (status) => {
+      if (status.state !== 'damaged') return;
+      this.#metrics?.recordCorruptions(status.problems.length);
+      this.events.emit('corruption', sealedDamageError(this.options.dir, status.problems), status.problems);
+    });
+  }
+
+  /**
+   * Resolves when the background check of the sealed segments that were on disk at open has
+   * finished, with its result (also in `health().integrity`). Every frame's CRC, every chain
+   * hash and every seal is recomputed there, off the main thread; opening does not wait for it.
+   */
+  sealedSegmentsChecked(): Promise<IntegrityStatus> {
+    return this.#audit?.done ?? Promise.resolve({ state: 'none', segmentsChecked: 0, bytesChecked: 0, problems: [] });
   }
 
   /**
@@ -287,6 +317,7 @@ export class Sink {
       }
     } finally {
       this.#producer.dispose();
+      await this.#audit?.stop();
       this.#metrics?.dispose();
       await this.#replication?.close();
       this.#lock.release();
@@ -451,5 +482,6 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       throw err;
     }
   }
+  sink.startSealedAudit();
   return sink;
 }
