@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { firstNonZero } from './bytes.js';
+import { align8, firstNonZero } from './bytes.js';
 import type { SegmentFile } from './segment.js';
 
 /**
@@ -182,10 +182,14 @@ export async function readSegmentImage(
   if (!opened) return undefined;
   const { fh, size } = opened;
   try {
-    const length = opts.trimZeroTail ? await endOfNonZero(fh, size) : size;
+    // A small file is read whole and trimmed in memory; a large one is searched backwards for
+    // its last nonzero byte first, so its zero fill is never held.
+    const length = opts.trimZeroTail && size > kTrimChunkBytes ? await endOfNonZero(fh, size) : size;
     const buf = Buffer.allocUnsafe(length);
     const n = await readAt(fh, buf, 0, length, 0);
-    return { buf: n === length ? buf : buf.subarray(0, n), fileBytes: size };
+    let image = n === length ? buf : buf.subarray(0, n);
+    if (opts.trimZeroTail && size <= kTrimChunkBytes) image = image.subarray(0, trimmedLength(image));
+    return { buf: image, fileBytes: size };
   } catch (err) {
     if (err instanceof IronlogError) throw err;
     throw ioError(seg, 'read', err);
@@ -194,9 +198,19 @@ export async function readSegmentImage(
   }
 }
 
+/** The backward search for the end of a zero fill reads this much at a time. */
+const kTrimChunkBytes = 8 * 1024 * 1024;
+
+/** Length of `buf` without its trailing zero bytes, rounded up to 8 (within `buf`). */
+function trimmedLength(buf: Buffer): number {
+  let i = buf.length - 1;
+  while (i >= 0 && buf[i] === 0) i--;
+  return Math.min(buf.length, align8(i + 1));
+}
+
 /** Offset just past the last nonzero byte of the file, rounded up to 8 (0 for an all-zero file). */
 async function endOfNonZero(fh: FileHandle, size: number): Promise<number> {
-  const chunkBytes = 8 * 1024 * 1024;
+  const chunkBytes = kTrimChunkBytes;
   const chunk = Buffer.allocUnsafe(chunkBytes);
   let end = size;
   while (end > 0) {
@@ -206,14 +220,9 @@ async function endOfNonZero(fh: FileHandle, size: number): Promise<number> {
     if (firstNonZero(chunk, 0, n) >= 0) {
       let i = n - 1;
       while (chunk[i] === 0) i--;
-      // No bitwise rounding: offsets go past 2^31.
       return Math.min(size, align8(from + i + 1));
     }
     end = from;
   }
   return 0;
-}
-
-function align8(n: number): number {
-  return Math.ceil(n / 8) * 8;
 }

@@ -137,11 +137,14 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
   for (let i = 0; i < considered.length; i++) {
     const seg = considered[i] as SegmentFile;
     const isLast = i === considered.length - 1;
-    const image = await readSegmentImage(seg);
+    // The last segment may be preallocated far ahead (zero fill): its trailing zeros are not held
+    // in memory. They change nothing for an open segment; after a seal they are reported below.
+    const image = await readSegmentImage(seg, { trimZeroTail: isLast });
     if (!image) continue;
     const buf = image.buf;
-    bytes += buf.length;
+    bytes += image.fileBytes;
     const scan = scanSegmentImage(buf, { resync: true, stopAfterSeq: opts.throughSeq });
+    const zeroTail = image.fileBytes - buf.length;
     const add = (p: ScanProblem | Omit<VerifyProblem, 'segment'>): void => {
       const located = kSeqKinds.has(p.kind) ? p : { kind: p.kind, offset: p.offset, message: p.message };
       problems.push({ ...located, segment: seg.name });
@@ -166,6 +169,13 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
           message: `torn tail (unacknowledged data is cut when a writer opens the WAL): ${p.message}`,
         });
       else add(p);
+    }
+    if (scan.seal && zeroTail > 0) {
+      add({
+        kind: 'trailing-bytes',
+        offset: buf.length,
+        message: `${zeroTail} zero bytes after the seal (a sealed segment ends at its seal)`,
+      });
     }
     if (sealedHeader && !scan.seal && !scan.stoppedEarly) {
       add({
