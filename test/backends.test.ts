@@ -155,7 +155,7 @@ describe('backends against real servers and SDKs', () => {
   });
 
   it('passes immutability options through the SDKs (S3 Object Lock + legal hold, Azure policy + hold, GCS holds + retention)', async () => {
-    // s3rver, azurite and the GCS fixture do not enforce these (DESIGN §7); we check the requests the SDKs send.
+    // s3rver 3.7, azurite 3.35 and the GCS fixture do not enforce these; we check the requests the SDKs send.
     const ps3 = await startHttpProxy(s3.port);
     const paz = await startHttpProxy(azure.port);
     proxies.push(ps3, paz);
@@ -185,7 +185,7 @@ describe('backends against real servers and SDKs', () => {
       immutability: { mode: 'Locked', retainDays: 7 },
       legalHold: true,
     });
-    // azurite accepts the upload and ignores the policy (DESIGN §7): only the request shows it.
+    // azurite 3.35 accepts the upload and ignores the policy: only the request shows it.
     await azb.put('lock/az.wal', body, { sha256, metadata: {} });
     const azPut = paz.requests.find((r) => r.method === 'PUT');
     expect(azPut?.headers['x-ms-immutability-policy-mode']).toBe('Locked');

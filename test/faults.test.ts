@@ -9,6 +9,63 @@ beforeEach(() => {
 });
 afterEach(() => tmp.dispose());
 
+type Reason = { code: string; message: string };
+
+/**
+ * Checks the rejections of one fault, in emit order, and returns the last seq they cover.
+ *
+ * Which emit gets which code depends on thread timing, not on the code under test: the emits run
+ * here while the writer drains in its own thread, so how many frames were in the batch that
+ * failed, how many the writer drained while faulted, and how many emits saw STATE = FAULTED
+ * before claiming varies from run to run. What does not vary, and is asserted exactly:
+ *  - first the failed batch: every one of its acks rejects with `firstCode` and names the same
+ *    range, starting at `firstSeq`;
+ *  - then frames drained while faulted: `WAL_FAULTED`, naming ranges that continue it without a
+ *    hole or an overlap;
+ *  - then emits refused before they claimed a seq: `WAL_FAULTED`, naming the fault's code;
+ *  - every seq of those ranges belongs to exactly one rejected emit.
+ */
+function checkFaultRejections(reasons: readonly Reason[], firstCode: string, firstSeq: number): number {
+  const rangeOf = (message: string): [number, number] | undefined => {
+    const m = /^seqs? (\d+)(?:-(\d+))? /.exec(message);
+    return m ? [Number(m[1]), Number(m[2] ?? m[1])] : undefined;
+  };
+  expect(reasons[0]?.code).toBe(firstCode);
+  const failedMessage = reasons[0]?.message ?? '';
+  const failed = rangeOf(failedMessage);
+  expect(failed?.[0]).toBe(firstSeq);
+  let i = 0;
+  while (reasons[i]?.code === firstCode) {
+    expect(reasons[i]?.message).toBe(failedMessage);
+    i++;
+  }
+  let lastTo = failed?.[1] ?? Number.NaN;
+  let lastMessage = failedMessage;
+  let withSeq = i;
+  let refused = 0;
+  for (const r of reasons.slice(i)) {
+    expect(r.code).toBe(ErrorCodes.WAL_FAULTED);
+    const range = rangeOf(r.message);
+    if (range === undefined) {
+      expect(r.message).toBe(`the WAL is faulted (${firstCode}); emits are refused until the writer clears the fault`);
+      refused++;
+      continue;
+    }
+    // Seq-carrying rejections never come after a refused emit (refusal lasts until the fault clears).
+    expect(refused).toBe(0);
+    expect(r.message).toMatch(/ rejected: the WAL is faulted by an earlier write or fsync error$/);
+    if (r.message !== lastMessage) {
+      // A new drained range: it starts right after the previous one.
+      expect(range[0]).toBe(lastTo + 1);
+      lastTo = range[1];
+      lastMessage = r.message;
+    }
+    withSeq++;
+  }
+  expect(withSeq).toBe(lastTo - firstSeq + 1);
+  return lastTo;
+}
+
 type Case = { on: 'write' | 'fsync'; errno: 'EIO' | 'ENOSPC'; code: string };
 const cases: Case[] = [
   { on: 'write', errno: 'ENOSPC', code: ErrorCodes.DISK_FULL },
@@ -35,15 +92,19 @@ describe('disk faults through the WalFs seam', () => {
       const rejected = during.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       expect(rejected.length).toBe(50);
       expect(rejected[0]?.reason).toMatchObject({ code: c.code });
-      for (const r of rejected.slice(1)) {
-        expect([c.code, ErrorCodes.WAL_FAULTED]).toContain((r.reason as { code: string }).code);
-      }
+      const lastRejectedSeq = checkFaultRejections(
+        rejected.map((r) => r.reason as Reason),
+        c.code,
+        101,
+      );
       // While faulted, new emits are refused at once, with a typed error.
       await expect(sink.emit({ phase: 'refused' })).rejects.toMatchObject({ code: ErrorCodes.WAL_FAULTED });
 
       faults.clear();
       const gap = await cleared;
       expect(gap.gapFromSeq).toBe(101);
+      // The gap record covers exactly the seqs whose acks rejected.
+      expect(gap.gapToSeq).toBe(lastRejectedSeq);
       await until(() => {
         try {
           void sink.emit({ probe: true }).catch(() => {});
@@ -113,9 +174,13 @@ describe('disk faults through the WalFs seam', () => {
       const acked = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []));
       const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(rejected.length).toBeGreaterThan(0);
-      for (const r of rejected) {
-        expect([ErrorCodes.WAL_FSYNC, ErrorCodes.WAL_FAULTED]).toContain((r.reason as { code: string }).code);
-      }
+      // 'interval': nothing of the 80 first records was synced, so the failed range starts at seq 1
+      // (the failed fdatasync rolls the WAL back to its last synced record); 'batch': at seq 81.
+      checkFaultRejections(
+        rejected.map((r) => r.reason as Reason),
+        ErrorCodes.WAL_FSYNC,
+        syncMode === 'interval' ? 1 : 81,
+      );
       if (syncMode === 'interval') expect(acked).toHaveLength(0);
       else expect(acked.length).toBeGreaterThanOrEqual(80);
       faults.clear();

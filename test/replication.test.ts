@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import {
 import { type HttpProxy, startHttpProxy, startTcpProxy, type TcpProxy } from './fixtures/fault-proxy.js';
 import { type GcsServer, startGcsServer } from './fixtures/gcs-server.js';
 import { s3rverMultipartInterceptor } from './fixtures/s3rver-multipart.js';
+import { spawnTracked } from './helpers/kill9.js';
 import { TempDir, until } from './helpers/tmp.js';
 
 const kCreds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -353,21 +353,10 @@ describe('replication of sealed segments', () => {
     const s3cfg = { ...c.s3, multipartThresholdBytes: 64 * 1024, multipartPartBytes: 64 * 1024 } as BackendConfig;
     const dir = tmp.join('wal');
     const replication = { quorum: 1, backends: [s3cfg], ...kFast };
-    const child = spawn(process.execPath, [kChild, dir, JSON.stringify(replication)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    cleanups.push(async () => {
-      child.kill('SIGKILL');
-      await exited;
-    });
-    await Promise.race([held, exited.then(() => Promise.reject(new Error(`child exited: ${stderr}`)))]);
-    child.kill('SIGKILL');
-    await exited;
+    const child = spawnTracked(kChild, [dir, JSON.stringify(replication)]);
+    cleanups.push(() => child.kill());
+    await Promise.race([held, child.exited.then(() => Promise.reject(new Error(`child exited: ${child.stderr}`)))]);
+    await child.kill();
     // The kill landed mid-multipart: an upload with one part is left on the server.
     expect(s3rverUploadDirs(s3.dataDir, `repl-${bucketNo}`).length).toBe(1);
     px.intercept = multipart;

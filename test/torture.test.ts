@@ -28,14 +28,25 @@ describe(`torture suite, short round (seed ${seed})`, () => {
       expect(s?.passed).toBe(iterations);
       if (name === 'power-loss') expect(s?.metrics.crashStates).toBeGreaterThan(20);
       if (name === 'random-corruption') expect(s?.metrics.detected).toBe(iterations);
+      if (name === 'byzantine') {
+        // An iteration may find no lie to tell (no stale snapshot differed): the round as a whole
+        // must have told lies, and every one was detected or was a harmless earlier state.
+        const m = s?.metrics ?? {};
+        expect(m.detected).toBeGreaterThan(0);
+        expect((m.detected ?? 0) + (m.staleHarmless ?? 0)).toBe(m.lies);
+      }
     });
   }
 
-  it('network-partition: passes, or is skipped with a reason when replication is not available', async () => {
+  it('network-partition: 1 iteration passes (never skipped: the directory backend is always there)', async () => {
     const summary = await runTorture({ scenarios: ['network-partition'], iterations: 1, seed, quick: true });
     const s = summary.scenarios[0];
+    expect(s?.name).toBe('network-partition');
     expect(s?.failures, `seed ${seed}: ${JSON.stringify(s?.failures, null, 2)}`).toEqual([]);
-    expect(['skipped', 'passed']).toContain(s?.status);
-    if (s?.status === 'skipped') expect(s.skipReason).toMatch(/replication/);
+    expect(s?.status).toBe('passed');
+    expect(s?.passed).toBe(1);
+    // It exercised replication: records were acked and both remote copies were read back.
+    expect(s?.metrics.ackedRecords).toBeGreaterThan(0);
+    expect(s?.metrics.remoteRecords).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 /** Helpers every backend shares: hashing, key joining, typed errors, config validation. */
 import { createHash } from 'node:crypto';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
 import type { Backend, BackendConfig, ObjectInfo, PutResult } from './types.js';
 
 /** SHA-256 of `buf`, hex. */
@@ -125,34 +125,30 @@ interface UncheckedBackendConfig {
   dir?: unknown;
 }
 
-function invalid(message: string): IronlogError {
-  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
-}
-
 function str(where: string, v: unknown, required: boolean): void {
   if (v === undefined && !required) return;
-  if (typeof v !== 'string' || v.length === 0) throw invalid(`${where} must be a non-empty string`);
+  if (typeof v !== 'string' || v.length === 0) throw invalidOption(`${where} must be a non-empty string`);
 }
 
 function posInt(where: string, v: unknown, min: number): void {
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw invalid(`${where} must be an integer of at least ${min}, got ${String(v)}`);
+    throw invalidOption(`${where} must be an integer of at least ${min}, got ${String(v)}`);
   }
 }
 
 function bool(where: string, v: unknown): void {
-  if (v !== undefined && typeof v !== 'boolean') throw invalid(`${where} must be a boolean`);
+  if (v !== undefined && typeof v !== 'boolean') throw invalidOption(`${where} must be a boolean`);
 }
 
 function retention(where: string, v: unknown, modes: readonly string[]): void {
   if (v === undefined) return;
   const r = v as { mode?: unknown; retainDays?: unknown };
   if (typeof v !== 'object' || v === null || typeof r.mode !== 'string' || !modes.includes(r.mode)) {
-    throw invalid(`${where}.mode must be one of ${modes.map((m) => `'${m}'`).join(', ')}`);
+    throw invalidOption(`${where}.mode must be one of ${modes.map((m) => `'${m}'`).join(', ')}`);
   }
   posInt(`${where}.retainDays`, r.retainDays, 1);
-  if (r.retainDays === undefined) throw invalid(`${where}.retainDays must be an integer of at least 1`);
+  if (r.retainDays === undefined) throw invalidOption(`${where}.retainDays must be an integer of at least 1`);
 }
 
 /**
@@ -160,17 +156,17 @@ function retention(where: string, v: unknown, modes: readonly string[]): void {
  * it typed. `where` is the option path for messages.
  */
 export function validateBackendConfig(where: string, input: unknown): BackendConfig {
-  if (typeof input !== 'object' || input === null) throw invalid(`${where} must be an object`);
+  if (typeof input !== 'object' || input === null) throw invalidOption(`${where} must be an object`);
   const c = input as UncheckedBackendConfig;
   const type = c.type;
   if (typeof type !== 'string' || !kTypes.has(type)) {
-    throw invalid(`${where}.type must be one of 's3', 'azure', 'gcs', 'fs', got ${String(type)}`);
+    throw invalidOption(`${where}.type must be one of 's3', 'azure', 'gcs', 'fs', got ${String(type)}`);
   }
   str(`${where}.name`, c.name, false);
-  if (c.prefix !== undefined && typeof c.prefix !== 'string') throw invalid(`${where}.prefix must be a string`);
+  if (c.prefix !== undefined && typeof c.prefix !== 'string') throw invalidOption(`${where}.prefix must be a string`);
   posInt(`${where}.requestTimeoutMs`, c.requestTimeoutMs, 1);
   if (c.verify !== undefined && c.verify !== 'checksum' && c.verify !== 'read-back') {
-    throw invalid(`${where}.verify must be one of 'checksum', 'read-back'`);
+    throw invalidOption(`${where}.verify must be one of 'checksum', 'read-back'`);
   }
   switch (type) {
     case 's3':
@@ -184,7 +180,7 @@ export function validateBackendConfig(where: string, input: unknown): BackendCon
       retention(`${where}.objectLock`, c.objectLock, ['GOVERNANCE', 'COMPLIANCE']);
       if (c.credentials !== undefined) {
         const cr = c.credentials as { accessKeyId?: unknown; secretAccessKey?: unknown } | null;
-        if (typeof cr !== 'object' || cr === null) throw invalid(`${where}.credentials must be an object`);
+        if (typeof cr !== 'object' || cr === null) throw invalidOption(`${where}.credentials must be an object`);
         str(`${where}.credentials.accessKeyId`, cr.accessKeyId, true);
         str(`${where}.credentials.secretAccessKey`, cr.secretAccessKey, true);
       }

@@ -7,7 +7,7 @@
  *   the upload. Before a new multipart upload, leftovers for the same key (a process killed
  *   mid-upload) are listed and aborted, so no orphan parts stay billed.
  * - Checksums: request/response checksum calculation is `WHEN_REQUIRED` (otherwise the SDK sends
- *   aws-chunked bodies that s3rver stores with their framing, DESIGN §7); we send and check MD5
+ *   aws-chunked bodies that s3rver 3.7 stores with their framing); we send and check MD5
  *   ourselves and store our SHA-256 as `x-amz-meta-ironlog-sha256`.
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +25,7 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+
 import { backendError, backendName, daysFromNow, md5Base64, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
@@ -35,6 +36,14 @@ import {
   type PutResult,
   type S3BackendConfig,
 } from './types.js';
+
+// The AWS SDK warns (process.emitWarning, once per SDK copy and process) that its releases after
+// January 2027 need Node 22. ironlog decides its own Node line (package.json `engines`), and the
+// notice is nothing an ironlog user can act on; it printed before every `--source s3://` error
+// and 21 times in `npm test`. This is the SDK's documented switch, read when the first client is
+// created; `??=` leaves a value the user set alone.
+const kSdkNodeWarningSwitch = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+process.env[kSdkNodeWarningSwitch] ??= 'true';
 
 const kDefaultThreshold = 16 * 1024 * 1024;
 const kDefaultPartBytes = 8 * 1024 * 1024;

@@ -26,45 +26,81 @@ export function portArg(value: string): number {
   return n;
 }
 
-/** An ISO 8601 date. */
+/**
+ * An ISO 8601 date-time with an explicit offset: `2026-11-22T10:00:00Z`,
+ * `2026-11-22T11:00:00.5+01:00`. A time without an offset (`2026-11-22T10:00:00`) or a bare
+ * date is refused rather than guessed: JavaScript would read it as the local time zone of
+ * whoever runs the command, and an audit query must not change with the machine it runs on.
+ */
 export function dateArg(value: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 date, e.g. 2026-11-22T10:00:00Z');
+  const m = kIsoWithOffset.exec(value.trim());
+  if (!m) {
+    const hint = kIsoWithoutOffset.test(value.trim())
+      ? ` (no offset: add Z for UTC, e.g. ${value.trim()}${/T/i.test(value) ? '' : 'T00:00:00'}Z, or +01:00)`
+      : '';
+    throw new InvalidArgumentError(`must be an ISO 8601 time with an offset, e.g. 2026-11-22T10:00:00Z${hint}`);
+  }
+  const d = new Date(value.trim());
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('is not a valid date (e.g. 2026-11-22T10:00:00Z)');
   return d;
 }
 
+const kIsoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const kIsoWithoutOffset = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$/i;
+
+/**
+ * Sizes: a number and a unit, decimal (`KB` = 1000, `MB`, `GB`) or binary (`KiB` = 1024,
+ * `MiB`, `GiB`), case-insensitive; `B` or a bare integer is bytes (a count of bytes cannot be
+ * misread). Single letters (`k`, `m`) are refused: `m` reads as minutes or mega, and `k` as
+ * 1000 or 1024.
+ */
 const kSizeUnits: Record<string, number> = {
   '': 1,
   b: 1,
   kb: 1000,
   kib: 1024,
-  k: 1024,
   mb: 1000 ** 2,
   mib: 1024 ** 2,
-  m: 1024 ** 2,
   gb: 1000 ** 3,
   gib: 1024 ** 3,
-  g: 1024 ** 3,
 };
 
-/** A byte size: `1024`, `1KB` (1000), `1KiB` / `1k` (1024), `64MiB`, ... */
+/** A byte size: `1024`, `1024B`, `1KB` (1000), `1KiB` (1024), `64MiB`, `1.5GB`. */
 export function parseSize(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const unit = kSizeUnits[(m?.[2] ?? '').toLowerCase()];
-  if (!m || unit === undefined) throw new InvalidArgumentError('must be a size such as 512, 1KB, 1KiB or 64MiB');
+  const unit = kSizeUnits[(m?.[2] ?? 'x').toLowerCase()];
+  if (!m || unit === undefined) {
+    throw new InvalidArgumentError('must be a size: bytes (1024, 1024B), KB/MB/GB (x1000) or KiB/MiB/GiB (x1024)');
+  }
   const n = Math.round(Number(m[1]) * unit);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('size out of range');
+  if (m[2] === '' && !Number.isInteger(Number(m[1]))) throw new InvalidArgumentError('a byte count must be an integer');
   return n;
 }
 
-const kDurationUnits: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h: 3_600_000 };
+const kDurationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** A duration in ms: `500ms`, `10s`, `2m`, `1h`; a bare number is seconds. */
+/**
+ * A duration in ms: `500ms`, `10s`, `1.5s`, `2m`, `1h`. The unit is required: a bare number is
+ * refused, because `--interval 1000` could mean ms or s (it meant s once, and waited 17 minutes).
+ */
 export function parseDurationMs(value: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$/.exec(value);
-  const unit = kDurationUnits[m?.[2] ?? 'x'];
-  if (!m || unit === undefined) throw new InvalidArgumentError('must be a duration such as 500ms, 10s or 2m');
-  return Math.round(Number(m[1]) * unit);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  if (m && m[2] === '') {
+    throw new InvalidArgumentError(`needs a unit: ${m[1]}ms or ${m[1]}s (ms, s, m, h)`);
+  }
+  const unit = kDurationUnits[(m?.[2] ?? 'x').toLowerCase()];
+  if (!m || unit === undefined) throw new InvalidArgumentError('must be a duration such as 500ms, 10s, 2m or 1h');
+  const ms = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError('duration out of range');
+  return ms;
+}
+
+/** `parseDurationMs`, and more than zero. */
+export function positiveDurationMs(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms < 1) throw new InvalidArgumentError('must be at least 1ms');
+  return ms;
 }
 
 /** A SIGINT/SIGTERM listener: `promise` resolves on the first one; `dispose()` removes the handlers. */

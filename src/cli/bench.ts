@@ -7,7 +7,8 @@ import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import { verifyWal } from '../wal/verify.js';
-import { intArg, listenForStop, parseDurationMs, parseSize } from './args.js';
+import { intArg, listenForStop, parseSize, positiveDurationMs } from './args.js';
+import { segmentProgress, timeProgress } from './progress.js';
 
 interface BenchOptions {
   mode: 'http' | 'inproc';
@@ -18,6 +19,7 @@ interface BenchOptions {
   dir?: string;
   keep?: boolean;
   json?: boolean;
+  progress?: boolean;
 }
 
 /** What `ironlog bench` reports (`--json` prints it as is). */
@@ -229,13 +231,22 @@ export function registerBench(program: Command): void {
         .choices(['http', 'inproc'])
         .default('http'),
     )
-    .option('--duration <duration>', 'how long to run (500ms, 10s, 1m)', parseDurationMs, 10_000)
+    .addOption(
+      new Option('--duration <duration>', 'how long to run, with a unit: 500ms, 10s, 1m')
+        .argParser(positiveDurationMs)
+        .default(10_000, '10s'),
+    )
     .option('--connections <n>', 'HTTP connections (http) or concurrent emit loops (inproc)', intArg, 100)
-    .option('--event-size <size>', 'approximate JSON size of one event (512, 1KB, 4KiB)', parseSize, 1000)
+    .addOption(
+      new Option('--event-size <size>', 'approximate JSON size of one event: bytes (512), 1KB (1000), 4KiB (4096)')
+        .argParser(parseSize)
+        .default(1000, '1KB'),
+    )
     .option('--batch <n>', 'events per request / emitBatch call', intArg, 1)
     .option('--dir <dir>', 'WAL directory to write (default: a temporary one, removed afterwards)')
     .option('--keep', 'keep the temporary WAL directory')
     .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .addHelpText(
       'after',
       `
@@ -253,8 +264,20 @@ Examples:
       const temp = opts.dir === undefined;
       const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-bench-'));
       try {
-        const run = opts.mode === 'http' ? await benchHttp(opts, dir) : await benchInproc(opts, dir);
-        const v = await verifyWal(dir);
+        const bar = timeProgress(`bench ${opts.mode}`, opts.duration, opts.progress);
+        let run: Awaited<ReturnType<typeof benchHttp>>;
+        try {
+          run = opts.mode === 'http' ? await benchHttp(opts, dir) : await benchInproc(opts, dir);
+        } finally {
+          bar.stop();
+        }
+        const verifyBar = segmentProgress('verify', opts.progress);
+        let v: Awaited<ReturnType<typeof verifyWal>>;
+        try {
+          v = await verifyWal(dir, verifyBar ? { onProgress: verifyBar.onProgress } : {});
+        } finally {
+          verifyBar?.stop();
+        }
         const report: BenchReport = {
           mode: opts.mode,
           machine: machine(),

@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { summarizeWal } from '../monitoring/wal-summary.js';
 import { readWal } from '../wal/reader.js';
 import { dateArg, seqArg } from './args.js';
@@ -38,6 +41,29 @@ function csvCell(v: unknown): string | number | boolean {
   return toJson(v);
 }
 
+/**
+ * Opens `<output>.partial` for writing, before anything is read: an output that is a directory,
+ * or in a directory that does not exist, is a clean error (exit 2), not an 'error' event later.
+ */
+function openPartial(output: string, partial: string): number {
+  let isDir = false;
+  try {
+    isDir = fs.statSync(output).isDirectory();
+  } catch {
+    // Does not exist yet: the usual case.
+  }
+  if (isDir) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `--output ${output} is a directory: give a file name`);
+  }
+  try {
+    return fs.openSync(partial, 'w', 0o644);
+  } catch (err) {
+    const why =
+      errnoCode(err) === 'ENOENT' ? `the directory ${path.dirname(path.resolve(output))} does not exist` : String(err);
+    throw new IronlogError(ErrorCodes.IO, `cannot write --output ${output}: ${why}`, { cause: err });
+  }
+}
+
 /** `ironlog export`: records to a file as NDJSON, CSV or JSON. */
 export function registerExport(program: Command): void {
   program
@@ -49,8 +75,12 @@ export function registerExport(program: Command): void {
     .option('--filter <expr>', 'only records matching this expression, e.g. \'level >= 40 && event.user == "u1"\'')
     .option('--from-seq <n>', 'first seq (inclusive)', seqArg)
     .option('--to-seq <n>', 'last seq (inclusive)', seqArg)
-    .option('--from <iso>', 'only records at or after this time', dateArg)
-    .option('--to <iso>', 'only records before this time', dateArg)
+    .option(
+      '--from <iso>',
+      'only records at or after this time, ISO 8601 with an offset (2026-11-22T10:00:00Z)',
+      dateArg,
+    )
+    .option('--to <iso>', 'only records before this time (ISO 8601 with an offset)', dateArg)
     .option('--columns <paths>', 'CSV: event fields as columns (comma-separated dotted paths); default one JSON column')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .addHelpText(
@@ -74,9 +104,6 @@ Examples:
         .filter((c) => c !== '');
       const toStdout = opts.output === '-';
       if (toStdout) exitOnBrokenPipe();
-      const partial = `${opts.output}.partial`;
-      const stream = toStdout ? process.stdout : fs.createWriteStream(partial);
-      const out = new ChunkWriter(stream);
 
       let bar: cliProgress.SingleBar | undefined;
       let firstSeq = opts.fromSeq ?? 1;
@@ -93,6 +120,15 @@ Examples:
         );
         bar.start(Math.max(0, lastSeq - firstSeq + 1), 0);
       }
+      const partial = `${opts.output}.partial`;
+      let stream: Writable;
+      try {
+        stream = toStdout ? process.stdout : fs.createWriteStream(partial, { fd: openPartial(opts.output, partial) });
+      } catch (err) {
+        bar?.stop();
+        throw err;
+      }
+      const out = new ChunkWriter(stream);
 
       let written = 0;
       let csvRows: Array<Array<string | number | boolean>> = [];

@@ -17,7 +17,9 @@
  * "..." with backslash escapes. `==`/`!=` compare without type coercion; `<`, `<=`, `>`, `>=`
  * compare two numbers or two strings and are false otherwise; `a ~ "re"` tests a regular
  * expression; `a contains b` tests a substring or an array element; `a in [1, 2]` membership.
- * A bare operand is true when it is neither missing, null, false, 0 nor "".
+ * A bare operand is true when it is neither missing, null, false, 0 nor "". On the right of a
+ * comparison a field must name its root (`event.a == event.b`): `user == u1` is refused, since
+ * `"u1"` was almost certainly meant.
  */
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 
@@ -34,7 +36,7 @@ export type RecordFilter = (record: FilterRecord) => boolean;
 
 type Node =
   | { readonly t: 'lit'; readonly v: unknown }
-  | { readonly t: 'path'; readonly parts: readonly (string | number)[] }
+  | { readonly t: 'path'; readonly parts: readonly (string | number)[]; readonly implicit: boolean }
   | { readonly t: 'list'; readonly items: readonly unknown[] }
   | { readonly t: 'not'; readonly e: Node }
   | { readonly t: 'and' | 'or'; readonly a: Node; readonly b: Node }
@@ -172,7 +174,18 @@ class Parser {
     else if (t.k === 'name' && (t.v === 'contains' || t.v === 'in')) op = t.v;
     if (op === undefined) return a;
     this.next();
+    const bt = this.peek;
     const b = this.operand();
+    if (b.t === 'path' && b.implicit) {
+      // `user == u1`: a bare name on the right would compare two fields and quietly match every
+      // record without `user`; a string is far more likely meant, so the name must be spelled out.
+      const name = bt.k === 'name' ? bt.v : String(b.parts[1]);
+      throw syntax(
+        this.src,
+        bt.at,
+        `bare name ${name} on the right of '${op}': write "${name}" for the string, or event.${name} to compare with that field`,
+      );
+    }
     if (op === '~') {
       if (b.t !== 'lit' || typeof b.v !== 'string') throw syntax(this.src, t.at, "'~' needs a string pattern");
       let re: RegExp;
@@ -237,8 +250,9 @@ class Parser {
           this.expectOp(']');
         } else break;
       }
-      if (parts[0] !== 'seq' && parts[0] !== 'time' && parts[0] !== 'event') parts.unshift('event');
-      return { t: 'path', parts };
+      const implicit = parts[0] !== 'seq' && parts[0] !== 'time' && parts[0] !== 'event';
+      if (implicit) parts.unshift('event');
+      return { t: 'path', parts, implicit };
     }
     throw syntax(this.src, t.at, t.k === 'end' ? 'unexpected end of filter' : 'expected a value or a field');
   }

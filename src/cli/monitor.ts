@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { diskSpace } from '../monitoring/health.js';
 import {
@@ -9,7 +9,7 @@ import {
   sampleValue,
 } from '../monitoring/prom-text.js';
 import { type SealedCache, summarizeWal } from '../monitoring/wal-summary.js';
-import { intArg, listenForStop, parseDurationMs, sleepUnlessStopped } from './args.js';
+import { intArg, listenForStop, positiveDurationMs, sleepUnlessStopped } from './args.js';
 import { formatBytes, formatRate } from './format.js';
 
 /** One refresh of the monitor. Fields are NaN when the source cannot tell. */
@@ -153,7 +153,11 @@ export function registerMonitor(program: Command): void {
     .description('live view: events/s, ack p50/p99, fsync time, batch size, ring fill, segments, disk free')
     .option('--url <url>', 'an `ironlog serve` base URL (reads /metrics and /health)')
     .option('--dir <dir>', 'a WAL directory (reads the files: no ack or fsync figures)')
-    .option('--interval <duration>', 'time between refreshes', parseDurationMs, 1000)
+    .addOption(
+      new Option('--interval <duration>', 'time between refreshes, with a unit: 500ms, 5s, 1m')
+        .argParser(positiveDurationMs)
+        .default(1000, '1s'),
+    )
     .option('--count <n>', 'stop after this many refreshes (0: run until Ctrl-C)', intArg, 0)
     .addHelpText(
       'after',
@@ -178,6 +182,7 @@ Examples:
       let prevDir: { atMs: number; lastSeq: number } | undefined;
       const cache: SealedCache = new Map();
       let okSamples = 0;
+      let lastError = '';
       if (tty) process.stdout.write('\x1b[2J');
       for (let i = 0; opts.count === 0 || i < opts.count; i++) {
         if (i > 0) {
@@ -200,7 +205,8 @@ Examples:
           // The typed code, as every CLI failure prints it (ERR_IRONLOG_SEGMENT_NOT_FILE, ...).
           const code = (err as { code?: unknown }).code;
           const prefix = typeof code === 'string' && code.startsWith('ERR_') ? `${code}: ` : '';
-          const msg = `${new Date().toISOString()} error: ${prefix}${(err as Error).message}\n`;
+          lastError = `${prefix}${(err as Error).message}`;
+          const msg = `${new Date().toISOString()} error: ${lastError}\n`;
           if (tty) process.stdout.write(`\x1b[H\x1b[J${msg}`);
           else process.stderr.write(msg);
           continue;
@@ -208,6 +214,9 @@ Examples:
         process.stdout.write(tty ? `\x1b[H\x1b[J${panel(source, sample)}` : `${sampleLine(sample)}\n`);
       }
       stop.dispose();
-      process.exitCode = okSamples > 0 ? 0 : 2;
+      if (okSamples === 0 && lastError !== '') {
+        throw new IronlogError(ErrorCodes.IO, `monitor: no refresh of ${source} succeeded (last: ${lastError})`);
+      }
+      process.exitCode = 0;
     });
 }

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { WalRecord } from '../wal/reader.js';
 
 /** The JSON shape of a record: `{"seq":1,"time":"2026-11-22T10:00:00.000Z","event":{...}}`. */
@@ -38,20 +39,43 @@ export function toJson(value: unknown): string {
 export class ChunkWriter {
   #parts: string[] = [];
   #bytes = 0;
-  constructor(readonly out: Writable) {}
+  #error: Error | undefined;
+  constructor(readonly out: Writable) {
+    // A failed write (EIO, ENOSPC, EISDIR ...) is thrown by the next write or flush as an
+    // ironlog I/O error, never left to crash the process as an 'error' event without a listener.
+    // stdout's EPIPE is `exitOnBrokenPipe`'s.
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (out === process.stdout && err.code === 'EPIPE') return;
+      this.#error ??= err;
+    });
+  }
+
+  #check(): void {
+    const err = this.#error;
+    if (err) throw new IronlogError(ErrorCodes.IO, `cannot write the output: ${err.message}`, { cause: err });
+  }
 
   async write(text: string): Promise<void> {
+    this.#check();
     this.#parts.push(text);
     this.#bytes += text.length;
     if (this.#bytes >= 64 * 1024) await this.flush();
   }
 
   async flush(): Promise<void> {
+    this.#check();
     if (this.#parts.length === 0) return;
     const chunk = this.#parts.join('');
     this.#parts = [];
     this.#bytes = 0;
-    if (!this.out.write(chunk)) await once(this.out, 'drain');
+    if (!this.out.write(chunk)) {
+      try {
+        await once(this.out, 'drain');
+      } catch {
+        // 'error' instead of 'drain': reported just below.
+      }
+    }
+    this.#check();
   }
 }
 

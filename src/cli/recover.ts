@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { recoverWal } from '../wal/recovery.js';
+import { type RecoveryReport, recoverWal } from '../wal/recovery.js';
+import { segmentProgress } from './progress.js';
 
 export function registerRecover(program: Command): void {
   program
@@ -8,8 +9,12 @@ export function registerRecover(program: Command): void {
       'copy every intact record of a damaged WAL into a new directory, with a gap record for each lost range',
     )
     .requiredOption('--input <dir>', 'the damaged WAL directory (only read)')
-    .requiredOption('--output <dir>', 'a new, empty directory for the recovered WAL')
+    .requiredOption(
+      '--output <dir>',
+      'a new or empty directory for the recovered WAL (created; refused when not empty or held by a sink)',
+    )
     .option('--json', 'print the recovery report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .addHelpText(
       'after',
       `
@@ -20,8 +25,14 @@ have existed (tail unknown); 2 usage or I/O error.
 Example:
   $ ironlog recover --input ./audit --output ./audit-recovered && ironlog verify --dir ./audit-recovered`,
     )
-    .action(async (opts: { input: string; output: string; json?: boolean }) => {
-      const report = await recoverWal(opts.input, opts.output);
+    .action(async (opts: { input: string; output: string; json?: boolean; progress?: boolean }) => {
+      const bar = segmentProgress('recover', opts.progress);
+      let report: RecoveryReport;
+      try {
+        report = await recoverWal(opts.input, opts.output, bar ? { onProgress: bar.onProgress } : {});
+      } finally {
+        bar?.stop();
+      }
       const lostSomething = report.lostSeqs > 0 || report.tailUnknown;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -9,7 +9,7 @@ import {
   dateOrSourceArg,
   listenForStop,
   nodeListArg,
-  parseDurationMs,
+  positiveDurationMs,
   resolveReadTarget,
   seqArg,
   sleepUnlessStopped,
@@ -68,14 +68,18 @@ export function registerReplay(program: Command): void {
     .option('--to-seq <n>', 'last seq (inclusive; per node with a source)', seqArg)
     .option(
       '--from <iso|url>',
-      'only records at or after this time (skips whole segments by their seal); a URL (s3://...) here is the source, same as --source',
+      'only records at or after this time, ISO 8601 with an offset (2026-11-22T10:00:00Z; a time without Z or +hh:mm is refused); a URL (s3://...) here is the source, same as --source',
       dateOrSourceArg,
     )
-    .option('--to <iso>', 'only records before this time', dateArg)
+    .option('--to <iso>', 'only records before this time (ISO 8601 with an offset)', dateArg)
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'json', 'table']).default('ndjson'))
     .option('--filter <expr>', "only records matching this expression, e.g. 'level >= 40' (see docs/cli.md)")
     .option('-f, --follow', 'keep running and print new records as they become durable (stop with Ctrl-C)')
-    .option('--poll-interval <duration>', 'how often --follow looks for new records', parseDurationMs, 250)
+    .addOption(
+      new Option('--poll-interval <duration>', 'how often --follow looks for new records (100ms, 1s)')
+        .argParser(positiveDurationMs)
+        .default(250, '250ms'),
+    )
     .addHelpText(
       'after',
       `

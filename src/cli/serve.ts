@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { openSink } from '../main/sink.js';
 import { type AuthConfig, isLoopbackHost, parseTokens, type TokenEntry, TokenStore } from '../server/auth.js';
 import type { IngestServer, TlsMaterial } from '../server/http-ingest.js';
@@ -88,6 +88,23 @@ function loadTokens(opts: ServeOptions): TokenEntry[] | undefined {
   return all;
 }
 
+/** A failed `listen` as an ironlog I/O error that says what to do. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the port is in use by another process (--port 0 picks a free one)',
+    EADDRNOTAVAIL: 'the address is not one of this machine (use 127.0.0.1, or an address of a local interface)',
+    ENOTFOUND: 'the host name does not resolve',
+    EAI_AGAIN: 'the host name does not resolve',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+  };
+  const code = errnoCode(err);
+  const reason = code !== undefined ? why[code] : undefined;
+  if (reason === undefined) return err;
+  return new IronlogError(ErrorCodes.IO, `serve: cannot listen on ${host}:${port}: ${reason} (${code})`, {
+    cause: err,
+  });
+}
+
 /** `ironlog serve`: HTTP ingest into a WAL directory. */
 export function registerServe(program: Command): void {
   program
@@ -100,11 +117,13 @@ export function registerServe(program: Command): void {
       'interface to bind (not loopback: needs --tokens-file or --tls-ca, or --insecure)',
       '127.0.0.1',
     )
-    .option(
-      '--max-body-bytes <size>',
-      'largest request body, also once decompressed; larger answers 413',
-      parseSize,
-      1024 * 1024,
+    .addOption(
+      new Option(
+        '--max-body-bytes <size>',
+        'largest request body, also once decompressed (bytes, KB, KiB, MB, MiB); larger answers 413',
+      )
+        .argParser(parseSize)
+        .default(1024 * 1024, '1MiB'),
     )
     .addOption(
       new Option('--on-full <mode>', "ring full: 'reject' answers 503 + Retry-After, 'wait' queues")
@@ -116,8 +135,8 @@ export function registerServe(program: Command): void {
         .choices(['batch', 'always', 'interval', 'none'])
         .default('batch'),
     )
-    .option('--ring-bytes <size>', 'ring buffer size (power of two)', parseSize)
-    .option('--segment-bytes <size>', 'segment roll size', parseSize)
+    .option('--ring-bytes <size>', 'ring buffer size, a power of two (64KiB, 16MiB; default 8MiB)', parseSize)
+    .option('--segment-bytes <size>', 'segment roll size (e.g. 64MiB, the default)', parseSize)
     .option('--node-id <id>', 'writer id in segment headers')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); reloaded on SIGHUP')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert; reloaded on SIGHUP')
@@ -139,7 +158,8 @@ export function registerServe(program: Command): void {
       'after',
       `
 Routes: POST /events (application/json object or array, application/x-ndjson, application/msgpack;
-Content-Encoding gzip, deflate or br), GET /metrics, /health, /health/live, /health/ready.
+Content-Encoding gzip, deflate or br), POST /v1/logs (OpenTelemetry OTLP/HTTP logs, protobuf or
+JSON), GET /metrics, /health, /health/live, /health/ready.
 With --tokens-file or --tls-ca every record is stored as {"$principal": "token:NAME" or
 "cert:SUBJECT", "$event": <the posted event>}; a posted event with a "$principal" key is refused.
 SIGTERM or SIGINT: stop accepting, answer what is in flight, close the WAL, exit 0.
@@ -207,7 +227,7 @@ Example:
         stopSignal.dispose();
         process.off('SIGHUP', onHup);
         await sink.close();
-        throw err;
+        throw listenError(err, opts.host, opts.port);
       }
       reload = (): void => {
         const done: string[] = [];

@@ -6,11 +6,14 @@
  * passed (or was skipped), 1 when an invariant was violated, 2 for usage errors.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { renderHtmlReport } from '../torture/report.js';
 import { runTorture, type TortureSummary } from '../torture/runner.js';
 import { kScenarioNames, type Mutation, type ScenarioName } from '../torture/types.js';
+import { positiveDurationMs } from './args.js';
 
 interface TortureCliOptions {
   scenarios?: ScenarioName[];
@@ -22,6 +25,7 @@ interface TortureCliOptions {
   quick?: boolean;
   mutation?: Mutation;
   statesPerCrashPoint?: number;
+  /** ms */
   timeBudget?: number;
 }
 
@@ -109,9 +113,9 @@ export function registerTorture(program: Command): void {
       positiveInt('states-per-crash-point'),
     )
     .option(
-      '--time-budget <seconds>',
-      'stop starting new iterations of a scenario after this long',
-      positiveInt('time-budget'),
+      '--time-budget <duration>',
+      'stop starting new iterations of a scenario after this long, with a unit: 90s, 15m, 1h',
+      positiveDurationMs,
     )
     .option(
       '--mutation <name>',
@@ -129,6 +133,18 @@ Examples:
   $ ironlog torture --scenarios power-loss --seed 3735928559 --iterations 1      # replay one failure`,
     )
     .action(async (opts: TortureCliOptions) => {
+      if (opts.report !== undefined) {
+        // Found out now, not after an hour of torture.
+        try {
+          fs.accessSync(path.dirname(path.resolve(opts.report)), fs.constants.W_OK);
+        } catch (err) {
+          throw new IronlogError(
+            ErrorCodes.IO,
+            `--report ${opts.report}: cannot write into ${path.dirname(path.resolve(opts.report))} (${errnoCode(err)})`,
+            { cause: err },
+          );
+        }
+      }
       const names = opts.scenarios ?? [...kScenarioNames];
       const total = names.length * opts.iterations;
       const tty = process.stderr.isTTY === true && !opts.json;
@@ -149,7 +165,7 @@ Examples:
         quick: opts.quick ?? false,
         mutation: opts.mutation,
         statesPerCrashPoint: opts.statesPerCrashPoint,
-        timeBudgetMs: opts.timeBudget !== undefined ? opts.timeBudget * 1000 : undefined,
+        timeBudgetMs: opts.timeBudget,
         onIteration: (r, done) => {
           if (!r.ok) failed++;
           bar?.update(done, { scenario: r.scenario, failed });

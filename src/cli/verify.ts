@@ -9,7 +9,10 @@ import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
-import { isSourceUrl, nodeListArg, resolveReadTarget } from './args.js';
+import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } from './args.js';
+import { collectArg } from './key-arg.js';
+import { segmentProgress } from './progress.js';
+import { verifyLogLocal } from './verify-log.js';
 
 interface VerifyOptions {
   dir?: string;
@@ -19,6 +22,11 @@ interface VerifyOptions {
   allowPrunedStart?: boolean;
   allowEmpty?: boolean;
   json?: boolean;
+  progress?: boolean;
+  publicKey?: string;
+  witnessKey?: string[];
+  witnesses?: number;
+  timeSlack?: number;
 }
 
 /** One problem of a replicated history, located by node and object key. */
@@ -55,8 +63,19 @@ function printableSource(url: string): string {
   }
 }
 
-async function verifyLocal(dir: string, json: boolean, allowEmpty: boolean): Promise<number> {
-  const report = await verifyWal(dir, { allowEmpty });
+async function verifyLocal(
+  dir: string,
+  json: boolean,
+  progress: boolean | undefined,
+  allowEmpty: boolean,
+): Promise<number> {
+  const bar = segmentProgress('verify', progress);
+  let report: Awaited<ReturnType<typeof verifyWal>>;
+  try {
+    report = await verifyWal(dir, { allowEmpty, ...(bar ? { onProgress: bar.onProgress } : {}) });
+  } finally {
+    bar?.stop();
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -163,6 +182,22 @@ export function registerVerify(program: Command): void {
       'accept a directory without segments (or a source without nodes) as a valid, empty log; without it that is an error (exit 2)',
     )
     .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
+    .option(
+      '--public-key <key>',
+      "signed log: also check checkpoints, roots and time coverage with the log's verifier key (or a file)",
+    )
+    .option('--witness-key <key>', 'with --public-key: a witness verifier key (repeatable)', collectArg)
+    .option(
+      '--witnesses <k>',
+      'with --witness-key: cosignatures required on the latest checkpoint (default: all)',
+      intArg,
+    )
+    .option(
+      '--time-slack <duration>',
+      'with --public-key: delay allowed beyond the checkpoint interval (default max(5s, interval))',
+      parseDurationMs,
+    )
     .addHelpText(
       'after',
       `
@@ -176,6 +211,7 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 
 Examples:
   $ ironlog verify --dir ./audit --json
+  $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
   $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
@@ -192,8 +228,27 @@ Examples:
             '--nodes and --allow-pruned-start apply to a source (--source <url>), not to --dir',
           );
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.allowEmpty === true);
+        if (opts.publicKey !== undefined) {
+          process.exitCode = await verifyLogLocal(
+            target.dir,
+            {
+              publicKey: opts.publicKey,
+              witnessKey: opts.witnessKey,
+              witnesses: opts.witnesses,
+              timeSlackMs: opts.timeSlack,
+            },
+            opts.json === true,
+          );
+          return;
+        }
+        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress, opts.allowEmpty === true);
         return;
+      }
+      if (opts.publicKey !== undefined) {
+        throw new IronlogError(
+          ErrorCodes.INVALID_ARGUMENT,
+          '--public-key works with --dir only in this version (not with a source URL)',
+        );
       }
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),

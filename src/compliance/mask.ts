@@ -93,7 +93,7 @@ export class Masker {
   /** True when every string must be visited (patterns or the card scan). */
   readonly #walkAll: boolean;
 
-  /** @internal use {@link compileMasking}. */
+  /** Use {@link compileMasking}, which validates the options first. */
   constructor(
     paths: readonly FieldPath[],
     actions: readonly MaskAction[],

@@ -44,6 +44,38 @@ export const ErrorCodes = {
   REPLICATION_TAMPER: 'ERR_IRONLOG_REPLICATION_TAMPER',
   /** An upload was acknowledged by the backend but its checksum or read-back does not match the local bytes. */
   REPLICATION_VERIFY: 'ERR_IRONLOG_REPLICATION_VERIFY',
+  // compliance: Merkle proofs and hash tiles (issue 10)
+  /** An inclusion or consistency proof does not verify, or its sizes, index or hashes are malformed. */
+  PROOF_INVALID: 'ERR_IRONLOG_PROOF_INVALID',
+  /** A hash tile or the tiled-size file under `tlog/` is missing, of the wrong length, or disagrees with the rest of the tree. */
+  TLOG_CORRUPT: 'ERR_IRONLOG_TLOG_CORRUPT',
+  // transparency log (checkpointer, proofs, verifyLog)
+  /** A seq or tree size is not covered by a stored signed checkpoint (or the WAL has none at all). */
+  NOT_CHECKPOINTED: 'ERR_IRONLOG_NOT_CHECKPOINTED',
+  /** The `tlog/` directory disagrees with the WAL (tiles past the WAL's end, a leaf that differs, a bad index). */
+  TLOG_STATE: 'ERR_IRONLOG_TLOG_STATE',
+  /** The checkpointer worker failed: no more checkpoints are signed until the sink is reopened; emits go on. */
+  CHECKPOINTER: 'ERR_IRONLOG_CHECKPOINTER',
+  // Signed notes, checkpoints, cosignatures, proof files and witnesses (issue 10, engineer "note").
+  /** A signer or verifier key string is malformed, of an unsupported type, or its key id does not match. */
+  KEY_INVALID: 'ERR_IRONLOG_KEY_INVALID',
+  /** A signed note, checkpoint body or cosignature is malformed (C2SP signed-note / tlog-checkpoint rules). */
+  NOTE_FORMAT: 'ERR_IRONLOG_NOTE_FORMAT',
+  /** No trusted key validly signed the note, or a signature from a trusted key does not verify. */
+  SIGNATURE_INVALID: 'ERR_IRONLOG_SIGNATURE_INVALID',
+  /** A C2SP tlog-proof file is malformed. */
+  PROOF_FORMAT: 'ERR_IRONLOG_PROOF_FORMAT',
+  /** A witness answered 409: the old size is not the size it last cosigned, or the same size has another root. */
+  WITNESS_CONFLICT: 'ERR_IRONLOG_WITNESS_CONFLICT',
+  /** A witness refused a checkpoint (400 bad request, 403 bad signature, 404 unknown log, 422 bad consistency proof). */
+  WITNESS_REJECTED: 'ERR_IRONLOG_WITNESS_REJECTED',
+  /** A witness could not be reached, timed out, failed (5xx) or answered something that is not a valid cosignature. */
+  WITNESS_UNAVAILABLE: 'ERR_IRONLOG_WITNESS_UNAVAILABLE',
+  /** Fewer witnesses than the quorum cosigned a checkpoint (when asking them, or when verifying it). */
+  WITNESS_QUORUM: 'ERR_IRONLOG_WITNESS_QUORUM',
+  // CLI (issue 9)
+  /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
+  USAGE: 'ERR_IRONLOG_USAGE',
   // WAL readers, verify and recover (issue 9)
   /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */
   WAL_EMPTY: 'ERR_IRONLOG_WAL_EMPTY',
@@ -104,6 +136,14 @@ export class IronlogError extends Error {
     if (wire.stack !== undefined) err.stack = wire.stack;
     return err;
   }
+}
+
+/**
+ * The error of a bad option: `ERR_IRONLOG_INVALID_OPTION` with a message in the fixed form
+ * `options.<name> must be …` (the one helper every option validator uses).
+ */
+export function invalidOption(message: string): IronlogError {
+  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
 }
 
 /** True when `err` is an ironlog error (by code, so it also works across package copies). */

@@ -1,7 +1,7 @@
 /**
  * Producer-side half of group commit: one per thread. Keeps this thread's pending acks in seq
  * order and settles all of them with one `Atomics.waitAsync` on COMMIT_SIGNAL, however many are
- * outstanding (DESIGN §2, "Acks").
+ * outstanding (`docs/architecture.md`, "Data path").
  */
 import { type ErrorCode, ErrorCodes, IronlogError } from '../core/errors.js';
 import { FAILURE_ENTRIES, I32 } from '../ringbuffer/layout.js';
@@ -18,7 +18,7 @@ interface PendingAck {
   lastSeq: number;
   /** true: resolve with one Ack per seq (emitBatch); false: one Ack (emit). */
   batch: boolean;
-  resolve: (value: Ack & Ack[]) => void;
+  resolve: (value: Ack | Ack[]) => void;
   reject: (err: IronlogError) => void;
 }
 
@@ -66,7 +66,8 @@ export function stateError(state: number, faultCode: ErrorCode): IronlogError | 
 /**
  * Tracks this thread's outstanding acks and settles them from shared memory.
  *
- * A pending `Atomics.waitAsync` does not keep Node's event loop alive (DESIGN §8), so while
+ * A pending `Atomics.waitAsync` does not keep Node's event loop alive (on Node 20 a process or
+ * worker with only such waits pending exits, its promises unsettled), so while
  * anything is outstanding we hold a referenced interval timer; it is `unref()`ed when idle.
  */
 export class AckWaiter {
@@ -96,9 +97,15 @@ export class AckWaiter {
     return this.#pending.length - this.#head;
   }
 
-  /** Registers an ack for seqs `firstSeq..lastSeq` (claimed in this thread, in increasing order). */
-  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack & Ack[]> {
-    const p = new Promise<Ack & Ack[]>((resolve, reject) => {
+  /**
+   * Registers an ack for seqs `firstSeq..lastSeq` (claimed in this thread, in increasing order).
+   * `batch: false` (emit) resolves with one {@link Ack}; `batch: true` (emitBatch) with one per seq.
+   */
+  add(firstSeq: number, lastSeq: number, batch: false): Promise<Ack>;
+  add(firstSeq: number, lastSeq: number, batch: true): Promise<Ack[]>;
+  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack | Ack[]>;
+  add(firstSeq: number, lastSeq: number, batch: boolean): Promise<Ack | Ack[]> {
+    const p = new Promise<Ack | Ack[]>((resolve, reject) => {
       this.#pending.push({ firstSeq, lastSeq, batch, resolve, reject });
     });
     if (this.#terminalError) {
@@ -207,9 +214,9 @@ export class AckWaiter {
       } else if (item.batch) {
         const acks: Ack[] = new Array(item.lastSeq - item.firstSeq + 1);
         for (let s = item.firstSeq, i = 0; s <= item.lastSeq; s++, i++) acks[i] = { seq: s };
-        item.resolve(acks as Ack & Ack[]);
+        item.resolve(acks);
       } else {
-        item.resolve({ seq: item.firstSeq } as Ack & Ack[]);
+        item.resolve({ seq: item.firstSeq });
       }
     }
     if (this.#head > 1024 && this.#head * 2 > pending.length) {

@@ -4,7 +4,7 @@
  * idle), and just as well in a test's own thread.
  *
  * Batching is natural: while one fdatasync runs, producers keep publishing, and the next drain
- * takes all of it (up to `maxBatchBytes`). See DESIGN §2 and `docs/durability.md`.
+ * takes all of it (up to `maxBatchBytes`). See `docs/architecture.md` and `docs/durability.md`.
  */
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
@@ -54,184 +54,290 @@ interface Fault {
  * I/O errors on the write path become failures published to the producers.
  */
 export function runCommitLoop(deps: CommitLoopDeps): number {
-  const { consumer, wal, init } = deps;
-  const now = deps.nowMs ?? Date.now;
-  const state = new CommitState(deps.sab);
-  const stats = new WriterStats(deps.sab);
-  const syncEveryBatch = init.syncMode === 'batch' || init.syncMode === 'always';
-  // 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame.
-  const drainBytes = init.syncMode === 'always' ? 1 : init.maxBatchBytes;
-  let lastSyncMs = now();
-  let fault: Fault | undefined;
-  let closingSinceMs = 0;
-  let lastAgeCheckMs = now();
-  const batch = wal.batch;
+  return new CommitLoop(deps).run();
+}
 
-  const visit = (data: Uint8Array, payloadOffset: number, payloadBytes: number, seq: number, timeUs: number): void => {
-    batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
+/** What an idle turn decided. */
+enum IdleTurn {
+  /** Something was done (or is due): look at the ring again at once. */
+  Again,
+  /** Nothing to do: wait for data (or the next deadline). */
+  Wait,
+  /** Closing, and everything is resolved: the loop ends. */
+  Done,
+}
+
+const asIoError = (err: unknown): IronlogError =>
+  isIronlogError(err) ? err : new IronlogError(ErrorCodes.INTERNAL, String(err), { cause: err });
+
+/**
+ * The loop's state and its steps. One turn either commits what the ring holds
+ * ({@link CommitLoop.commitTurn}) or, with the ring empty, does the idle work
+ * ({@link CommitLoop.idleTurn}) and then sleeps in {@link CommitLoop.waitForWork}.
+ */
+class CommitLoop {
+  readonly #deps: CommitLoopDeps;
+  readonly #consumer: RingConsumer;
+  readonly #wal: WalWriter;
+  readonly #policy: CommitPolicy;
+  readonly #now: () => number;
+  readonly #state: CommitState;
+  readonly #stats: WriterStats;
+  readonly #syncEveryBatch: boolean;
+  /** 'always' = one record per batch, one fdatasync per record. `drain` always takes at least one frame. */
+  readonly #drainBytes: number;
+  #lastSyncMs: number;
+  #lastAgeCheckMs: number;
+  #closingSinceMs = 0;
+  #fault: Fault | undefined;
+
+  constructor(deps: CommitLoopDeps) {
+    this.#deps = deps;
+    this.#consumer = deps.consumer;
+    this.#wal = deps.wal;
+    this.#policy = deps.init;
+    this.#now = deps.nowMs ?? Date.now;
+    this.#state = new CommitState(deps.sab);
+    this.#stats = new WriterStats(deps.sab);
+    this.#syncEveryBatch = deps.init.syncMode === 'batch' || deps.init.syncMode === 'always';
+    this.#drainBytes = deps.init.syncMode === 'always' ? 1 : deps.init.maxBatchBytes;
+    this.#lastSyncMs = this.#now();
+    this.#lastAgeCheckMs = this.#now();
+  }
+
+  run(): number {
+    for (;;) {
+      if (this.#consumer.hasData()) {
+        if (this.#fault) this.rejectWhileFaulted(this.#fault);
+        else this.commitTurn();
+        continue;
+      }
+      const t = this.#now();
+      const next = this.idleTurn(t);
+      if (next === IdleTurn.Done) return this.#wal.lastSeq;
+      if (next === IdleTurn.Wait) this.waitForWork(t);
+    }
+  }
+
+  // ---- busy turns ----------------------------------------------------------------------------
+
+  /** Faulted: every published frame's seq joins the gap and its ack rejects with WAL_FAULTED. */
+  rejectWhileFaulted(fault: Fault): void {
+    const fromSeq = fault.gapToSeq + 1;
+    const n = this.#consumer.drain(this.#policy.maxBatchBytes, this.#visitRejected);
+    this.#consumer.release();
+    if (n > 0) this.#state.publishFailure(fromSeq, fault.gapToSeq, sharedErrorIndex(ErrorCodes.WAL_FAULTED));
+  }
+
+  /** Drains one batch, appends it with one write, then seals by age if due and publishes or syncs it. */
+  commitTurn(): void {
+    const n = this.#consumer.drain(this.#drainBytes, this.#visit);
+    // The batch builder holds its own copy of every payload: the ring space can go back now.
+    this.#consumer.release();
+    if (n === 0) return;
+    const batch = this.#wal.batch;
+    // Read before appendBatch: it resets the builder, also when it fails.
+    const lastSeq = batch.lastSeq;
+    const bytes = batch.bytes;
+    if (!this.appendBatch(lastSeq)) return;
+    this.#stats.recordBatch(n, bytes, this.#wal.walBytes);
+    if (this.#now() - this.#lastAgeCheckMs >= kAgeCheckEveryMs) {
+      // Under steady load the loop is rarely idle: check the segment's age here too.
+      this.#lastAgeCheckMs = this.#now();
+      this.sealIfDue(this.#lastAgeCheckMs);
+      if (this.#fault) return;
+    }
+    this.publishBatch(lastSeq);
+  }
+
+  /** Writes the drained batch; on failure rejects everything the WAL does not hold and returns false. */
+  appendBatch(lastSeq: number): boolean {
+    const wal = this.#wal;
+    try {
+      wal.appendBatch();
+      return true;
+    } catch (err) {
+      wal.batch.reset();
+      // Settle what earlier batches left unsynced ('interval' mode) before this batch's failure,
+      // so failures are published in seq order and the gap starts right after the WAL's end.
+      if (!this.#fault && wal.lastSeq > wal.syncedSeq) this.sync();
+      this.failBeyondWal(err, lastSeq);
+      return false;
+    }
+  }
+
+  /** After a successful append: sync it (batch, always), ack it as written (interval) or at once (none). */
+  publishBatch(lastSeq: number): void {
+    const policy = this.#policy;
+    if (this.#syncEveryBatch) {
+      this.sync();
+    } else if (policy.syncMode === 'none') {
+      this.#state.publishDurable(lastSeq);
+    } else {
+      this.#state.publishWritten(lastSeq);
+      if (this.#now() - this.#lastSyncMs >= policy.syncIntervalMs) this.sync();
+    }
+  }
+
+  // ---- idle turns ----------------------------------------------------------------------------
+
+  /** Nothing published right now: sync what is due, retry a fault, close, or do maintenance. */
+  idleTurn(t: number): IdleTurn {
+    const wal = this.#wal;
+    const unsynced = wal.lastSeq > wal.syncedSeq;
+    if (
+      unsynced &&
+      !this.#fault &&
+      (this.#policy.syncMode !== 'interval' || t - this.#lastSyncMs >= this.#policy.syncIntervalMs)
+    ) {
+      this.sync();
+      return IdleTurn.Again;
+    }
+    if (this.#fault && t >= this.#fault.nextRetryMs) {
+      this.tryClearFault(this.#fault);
+      return IdleTurn.Again;
+    }
+    if (this.#state.state === RingState.CLOSING) return this.closingTurn(t);
+    if (!this.#fault) {
+      if (this.sealIfDue(t) || this.#fault) return IdleTurn.Again;
+      this.maintain();
+    }
+    return IdleTurn.Wait;
+  }
+
+  /** CLOSING: give unpublished claims a grace period, then clear any fault, sync, and end. */
+  closingTurn(t: number): IdleTurn {
+    if (this.#closingSinceMs === 0) this.#closingSinceMs = t;
+    // A producer may have claimed space and not yet published it; give it a moment.
+    if (this.#consumer.hasUnpublishedClaims() && t - this.#closingSinceMs < kClosingClaimGraceMs) {
+      this.#consumer.waitForData(5);
+      return IdleTurn.Again;
+    }
+    if (this.#fault) this.tryClearFault(this.#fault);
+    if (this.#wal.lastSeq > this.#wal.syncedSeq) this.sync();
+    return IdleTurn.Done;
+  }
+
+  /** Zero-fills ahead in the open segment, one millisecond's worth. */
+  maintain(): void {
+    try {
+      this.#wal.maintain(1);
+    } catch (err) {
+      // Zero-filling failed: no record is affected, but the disk is in trouble. Retried on the
+      // next idle turn; the next append reports its own error if it persists.
+      this.#deps.onFault?.(asIoError(err));
+    }
+  }
+
+  /** Sleeps until data arrives or the next deadline (interval sync, fault retry) is due. */
+  waitForWork(t: number): void {
+    let timeout = kIdleWaitMs;
+    if (this.#policy.syncMode === 'interval' && this.#wal.lastSeq > this.#wal.syncedSeq) {
+      timeout = Math.max(0, Math.min(timeout, this.#policy.syncIntervalMs - (t - this.#lastSyncMs)));
+    }
+    if (this.#fault) timeout = Math.max(0, Math.min(timeout, this.#fault.nextRetryMs - t));
+    this.#consumer.waitForData(timeout);
+  }
+
+  // ---- WAL steps and fault handling -----------------------------------------------------------
+
+  readonly #visit = (
+    data: Uint8Array,
+    payloadOffset: number,
+    payloadBytes: number,
+    seq: number,
+    timeUs: number,
+  ): void => {
+    this.#wal.batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
   };
-  const visitRejected = (_d: Uint8Array, _o: number, _b: number, seq: number): void => {
+
+  readonly #visitRejected = (_d: Uint8Array, _o: number, _b: number, seq: number): void => {
     // Faulted: the frame's seq is consumed (it becomes part of the gap) and its ack rejects.
-    if (fault) fault.gapToSeq = seq;
+    if (this.#fault) this.#fault.gapToSeq = seq;
   };
 
-  const enterFault = (error: IronlogError, fromSeq: number, toSeq: number): void => {
+  /** Publishes `fromSeq..toSeq` as failed with `error`; the first failure also faults the ring. */
+  enterFault(error: IronlogError, fromSeq: number, toSeq: number): void {
     const codeIndex = sharedErrorIndex(error.code);
+    const fault = this.#fault;
     if (fault) {
       fault.gapToSeq = Math.max(fault.gapToSeq, toSeq);
       fault.error = error;
     } else {
-      fault = { error, gapFromSeq: fromSeq, gapToSeq: toSeq, nextRetryMs: now() + init.faultRetryMs };
-      state.setState(RingState.FAULTED, codeIndex);
-      deps.onFault?.(error);
+      this.#fault = {
+        error,
+        gapFromSeq: fromSeq,
+        gapToSeq: toSeq,
+        nextRetryMs: this.#now() + this.#policy.faultRetryMs,
+      };
+      // Not over a CLOSING the main thread stored meanwhile: the fault is tracked here either way.
+      this.#state.transition(RingState.OPEN, RingState.FAULTED, codeIndex);
+      this.#deps.onFault?.(error);
     }
-    state.publishFailure(fromSeq, toSeq, codeIndex);
-  };
-
-  const asIoError = (err: unknown): IronlogError =>
-    isIronlogError(err) ? err : new IronlogError(ErrorCodes.INTERNAL, String(err), { cause: err });
+    this.#state.publishFailure(fromSeq, toSeq, codeIndex);
+  }
 
   /**
    * After a failed WAL step: every seq up to `toSeq` that the WAL no longer holds is rejected. A
    * failed fdatasync during a roll or an age seal rolls the WAL back to its last synced record, so
    * the failed range starts at the WAL's end as it is now, which may be before the current batch.
    */
-  const failBeyondWal = (err: unknown, toSeq: number): void => {
-    const fromSeq = wal.lastSeq + 1;
-    enterFault(asIoError(err), fromSeq, Math.max(fromSeq - 1, toSeq));
-  };
+  failBeyondWal(err: unknown, toSeq: number): void {
+    const fromSeq = this.#wal.lastSeq + 1;
+    this.enterFault(asIoError(err), fromSeq, Math.max(fromSeq - 1, toSeq));
+  }
 
   /** Seals the open segment if it is old enough; a failure rejects whatever the WAL lost. */
-  const sealIfDue = (nowMs: number): boolean => {
+  sealIfDue(nowMs: number): boolean {
+    const wal = this.#wal;
     const before = wal.lastSeq;
     try {
       // A seal is counted by the WAL's onSealed hook (see workers/writer/entry.ts).
       return wal.sealIfOlderThan(nowMs);
     } catch (err) {
-      if (wal.lastSeq < before) failBeyondWal(err, before);
+      if (wal.lastSeq < before) this.failBeyondWal(err, before);
       // Nothing lost (the seal's write was undone): report it; the seal is retried on a later turn.
-      else deps.onFault?.(asIoError(err));
+      else this.#deps.onFault?.(asIoError(err));
       return false;
     }
-  };
+  }
 
   /** fdatasync; on failure everything not yet synced is rolled back by the WAL and rejected. */
-  const sync = (): void => {
+  sync(): void {
+    const wal = this.#wal;
     const unsyncedFrom = wal.syncedSeq + 1;
     const unsyncedTo = wal.lastSeq;
     const t0 = performance.now();
     try {
       wal.sync();
     } catch (err) {
-      if (unsyncedTo >= unsyncedFrom) enterFault(asIoError(err), unsyncedFrom, unsyncedTo);
-      else enterFault(asIoError(err), unsyncedFrom, unsyncedFrom - 1);
+      if (unsyncedTo >= unsyncedFrom) this.enterFault(asIoError(err), unsyncedFrom, unsyncedTo);
+      else this.enterFault(asIoError(err), unsyncedFrom, unsyncedFrom - 1);
       return;
     }
-    stats.recordFsync((performance.now() - t0) / 1000);
-    lastSyncMs = now();
-    if (wal.syncedSeq > state.resolvedSeq) state.publishDurable(wal.syncedSeq);
-  };
+    this.#stats.recordFsync((performance.now() - t0) / 1000);
+    this.#lastSyncMs = this.#now();
+    if (wal.syncedSeq > this.#state.resolvedSeq) this.#state.publishDurable(wal.syncedSeq);
+  }
 
   /** Faulted: try to write the gap record that accounts for every rejected seq, and sync it. */
-  const tryClearFault = (f: Fault): void => {
-    f.nextRetryMs = now() + init.faultRetryMs;
+  tryClearFault(f: Fault): void {
+    const wal = this.#wal;
+    f.nextRetryMs = this.#now() + this.#policy.faultRetryMs;
     try {
       if (f.gapToSeq >= f.gapFromSeq) {
-        batch.addGap(f.gapFromSeq, f.gapToSeq, 2, { code: f.error.code, message: f.error.message });
+        wal.batch.addGap(f.gapFromSeq, f.gapToSeq, 2, { code: f.error.code, message: f.error.message });
         wal.appendBatch();
       }
       wal.sync();
     } catch {
-      batch.reset();
+      wal.batch.reset();
       return;
     }
-    fault = undefined;
-    state.publishDurable(wal.syncedSeq);
-    state.setState(RingState.OPEN);
-    deps.onFaultCleared?.(f.gapFromSeq, f.gapToSeq);
-  };
-
-  for (;;) {
-    if (consumer.hasData()) {
-      if (fault) {
-        const fromSeq = fault.gapToSeq + 1;
-        const n = consumer.drain(init.maxBatchBytes, visitRejected);
-        consumer.release();
-        if (n > 0) state.publishFailure(fromSeq, fault.gapToSeq, sharedErrorIndex(ErrorCodes.WAL_FAULTED));
-        continue;
-      }
-      const n = consumer.drain(drainBytes, visit);
-      // The batch builder holds its own copy of every payload: the ring space can go back now.
-      consumer.release();
-      if (n === 0) continue;
-      // Read before appendBatch: it resets the builder, also when it fails.
-      const lastSeq = batch.lastSeq;
-      const bytes = batch.bytes;
-      try {
-        wal.appendBatch();
-      } catch (err) {
-        batch.reset();
-        // Settle what earlier batches left unsynced ('interval' mode) before this batch's failure,
-        // so failures are published in seq order and the gap starts right after the WAL's end.
-        if (!fault && wal.lastSeq > wal.syncedSeq) sync();
-        failBeyondWal(err, lastSeq);
-        continue;
-      }
-      stats.recordBatch(n, bytes, wal.walBytes);
-      if (now() - lastAgeCheckMs >= kAgeCheckEveryMs) {
-        // Under steady load the loop is rarely idle: check the segment's age here too.
-        lastAgeCheckMs = now();
-        sealIfDue(lastAgeCheckMs);
-        if (fault) continue;
-      }
-      if (syncEveryBatch) {
-        sync();
-      } else if (init.syncMode === 'none') {
-        state.publishDurable(lastSeq);
-      } else {
-        state.publishWritten(lastSeq);
-        if (now() - lastSyncMs >= init.syncIntervalMs) sync();
-      }
-      continue;
-    }
-
-    // Idle: nothing published right now.
-    const t = now();
-    const unsynced = wal.lastSeq > wal.syncedSeq;
-    if (unsynced && !fault && (init.syncMode !== 'interval' || t - lastSyncMs >= init.syncIntervalMs)) {
-      sync();
-      continue;
-    }
-    if (fault && t >= fault.nextRetryMs) {
-      tryClearFault(fault);
-      continue;
-    }
-    if (state.state === RingState.CLOSING) {
-      if (closingSinceMs === 0) closingSinceMs = t;
-      // A producer may have claimed space and not yet published it; give it a moment.
-      if (consumer.hasUnpublishedClaims() && t - closingSinceMs < kClosingClaimGraceMs) {
-        consumer.waitForData(5);
-        continue;
-      }
-      if (fault) tryClearFault(fault);
-      if (wal.lastSeq > wal.syncedSeq) sync();
-      return wal.lastSeq;
-    }
-    if (!fault) {
-      if (sealIfDue(t) || fault) continue;
-      try {
-        wal.maintain(1);
-      } catch (err) {
-        // Zero-filling failed: no record is affected, but the disk is in trouble. Retried on the
-        // next idle turn; the next append reports its own error if it persists.
-        deps.onFault?.(asIoError(err));
-      }
-    }
-    let timeout = kIdleWaitMs;
-    if (init.syncMode === 'interval' && wal.lastSeq > wal.syncedSeq) {
-      timeout = Math.max(0, Math.min(timeout, init.syncIntervalMs - (t - lastSyncMs)));
-    }
-    if (fault) timeout = Math.max(0, Math.min(timeout, fault.nextRetryMs - t));
-    consumer.waitForData(timeout);
+    this.#fault = undefined;
+    this.#state.publishDurable(wal.syncedSeq);
+    // Back to OPEN only from FAULTED: a close() that arrived while faulted keeps its CLOSING.
+    this.#state.transition(RingState.FAULTED, RingState.OPEN);
+    this.#deps.onFaultCleared?.(f.gapFromSeq, f.gapToSeq);
   }
 }

@@ -109,6 +109,21 @@ export class CommitState {
     this.notify();
   }
 
+  /**
+   * Writer-side change of STATE that never overwrites a state another thread set meanwhile: STATE
+   * becomes `to` only if it is still `from` (a compare-and-swap). The main thread's CLOSING must
+   * survive a fault that starts or clears at the same moment, or the writer would never see it and
+   * `close()` would wait forever. Returns whether STATE changed.
+   */
+  transition(from: number, to: number, faultCodeIndex = 0): boolean {
+    // FAULT_CODE first, as in setState: whoever sees the new STATE reads its code. When the swap
+    // fails the code is stale but unread: only FAULTED consults it.
+    Atomics.store(this.i32, I32.FAULT_CODE, faultCodeIndex);
+    const changed = Atomics.compareExchange(this.i32, I32.STATE, from, to) === from;
+    this.notify();
+    return changed;
+  }
+
   setState(state: number, faultCodeIndex = 0): void {
     Atomics.store(this.i32, I32.FAULT_CODE, faultCodeIndex);
     Atomics.store(this.i32, I32.STATE, state);

@@ -23,6 +23,29 @@ export type {
   S3Credentials,
   VerifyMode,
 } from '../backends/types.js';
+export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
+export {
+  type ConsistencyProof,
+  formatConsistencyProof,
+  formatRecordProof,
+  proveConsistency,
+  proveRecord,
+  type RecordProof,
+  type VerifiedProof,
+  verifyProofText,
+} from '../compliance/prove.js';
+export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
+export type { CheckpointEvent } from '../compliance/time-note.js';
+export {
+  type LogProblem,
+  type LogProblemKind,
+  type TimePeriod,
+  type VerifyLogOptions,
+  type VerifyLogReport,
+  verifyLog,
+} from '../compliance/verify-log.js';
+export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 export type { HealthOptions, HealthReport, IntegrityStatus } from '../monitoring/health.js';
@@ -49,7 +72,15 @@ export {
   verifyRemoteWal,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
-export type { RecoveryReport, VerifyProblem, VerifyReport, WalRecord } from '../wal/index.js';
+export type {
+  RecoverWalOptions,
+  RecoveryReport,
+  VerifyProblem,
+  VerifyReport,
+  VerifyWalOptions,
+  WalProgress,
+  WalRecord,
+} from '../wal/index.js';
 export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
 export {

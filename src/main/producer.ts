@@ -39,7 +39,7 @@ interface WaitingClaim {
   readonly frames: Buffer;
   readonly count: number;
   readonly batch: boolean;
-  readonly resolve: (acks: Ack & Ack[]) => void;
+  readonly resolve: (acks: Ack | Ack[]) => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -237,7 +237,7 @@ export class Producer {
     const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
     writeFrameHeader(view, 0, frameBytes, payload.byteLength, timeUs);
     frames.set(payload, FrameOffset.PAYLOAD);
-    return this.#enqueue(frames, 1, false) as Promise<Ack>;
+    return this.#enqueue(frames, 1, false);
   }
 
   /** Lays the events out as ring frames in the scratch buffer, then claims once per group. */
@@ -287,11 +287,13 @@ export class Producer {
     } else if (this.#onFull === 'reject') {
       return Promise.reject(this.#backpressure());
     }
-    return this.#enqueue(Buffer.from(this.#scratch.subarray(start, end)), count, true) as Promise<Ack[]>;
+    return this.#enqueue(Buffer.from(this.#scratch.subarray(start, end)), count, true);
   }
 
-  #enqueue(frames: Buffer, count: number, batch: boolean): Promise<Ack & Ack[]> {
-    return new Promise<Ack & Ack[]>((resolve, reject) => {
+  #enqueue(frames: Buffer, count: number, batch: false): Promise<Ack>;
+  #enqueue(frames: Buffer, count: number, batch: true): Promise<Ack[]>;
+  #enqueue(frames: Buffer, count: number, batch: boolean): Promise<Ack | Ack[]> {
+    return new Promise<Ack | Ack[]>((resolve, reject) => {
       this.#waiting.push({ frames, count, batch, resolve, reject });
       if (!this.#pumping) void this.#pump();
     });

@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+import type { RecordProof } from '../compliance/prove.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -14,17 +16,27 @@ import type { SinkMetrics } from '../monitoring/sink-metrics.js';
 import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
 import { wakeConsumer } from '../ringbuffer/ring.js';
+import { acquireDirLock, type DirLock } from '../wal/dir-lock.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterInit, WriterToMain } from '../workers/messages.js';
-import { acquireDirLock, type DirLock } from './dir-lock.js';
+import { CheckpointerHandle } from './checkpointing.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
+
+// Module-private symbols, as undici keeps its internals: openSink() wires a Sink through them.
+// They are not exported, so nothing outside this module can call these members, and their
+// `@internal` tag drops them from the published .d.ts (`stripInternal` in tsconfig.build.json).
+const kCreate = Symbol('ironlog.sink.create');
+const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
+const kAttachReplication = Symbol('ironlog.sink.attachReplication');
+const kStartReplication = Symbol('ironlog.sink.startReplication');
+const kStartSealedAudit = Symbol('ironlog.sink.startSealedAudit');
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -46,6 +58,12 @@ export interface SinkEvents {
   fault: [error: IronlogError];
   /** The fault cleared; `gapFromSeq..gapToSeq` were rejected and are named by a gap record. */
   faultCleared: [gap: { gapFromSeq: number; gapToSeq: number }];
+  /** With `signing`: a checkpoint was signed and stored under `<dir>/tlog/`. */
+  checkpoint: [checkpoint: CheckpointInfo];
+  /** With `signing`: a checkpoint could not be signed or stored (retried at the next tick); emits go on. */
+  checkpointError: [error: IronlogError];
+  /** With `signing.witnesses`: a witness failed, or fewer than `witnessQuorum` cosigned. */
+  witnessError: [error: IronlogError, url: string | undefined];
   /**
    * The background check after open found damage in sealed segments (a flipped byte, a broken
    * chain or seal): an `ERR_IRONLOG_WAL_CORRUPT` error and every problem found. New events are
@@ -75,14 +93,16 @@ export class Sink {
   readonly #stats: WriterStats;
   #metrics: SinkMetrics | undefined;
   #replication: ReplicationManager | undefined;
+  #checkpointer: CheckpointerHandle | undefined;
+  readonly #now: () => number;
   #audit: SealedSegmentAudit | undefined;
   #closePromise: Promise<void> | undefined;
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
 
-  /** @internal Use {@link openSink}. */
-  constructor(
+  /** Use {@link openSink}: the writer worker must be running and have attached first. */
+  private constructor(
     options: ResolvedSinkOptions,
     worker: Worker,
     lock: DirLock,
@@ -94,10 +114,11 @@ export class Sink {
     this.#sab = sab;
     this.#state = new CommitState(sab);
     this.#stats = new WriterStats(sab);
+    this.#now = clock ?? Date.now;
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
-      // 'replicated' = durable ack first, then the quorum wait added by attachReplication().
+      // 'replicated' = durable ack first, then the quorum wait added by [kAttachReplication]().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
     });
@@ -105,6 +126,17 @@ export class Sink {
     worker.on('error', (err) => this.#onWorkerGone(err));
     this.#exitPromise = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('exit', (code) => this.#onWorkerGone(new Error(`writer worker exited with code ${code}`)));
+  }
+
+  /** @internal Called once by {@link openSink}. */
+  static [kCreate](
+    options: ResolvedSinkOptions,
+    worker: Worker,
+    lock: DirLock,
+    sab: SharedArrayBuffer,
+    clock: (() => number) | undefined,
+  ): Sink {
+    return new Sink(options, worker, lock, sab, clock);
   }
 
   /** Appends one event; resolves with its seq once durable. See {@link Producer.emit}. */
@@ -193,10 +225,10 @@ export class Sink {
   }
 
   /**
-   * @internal Called once by {@link openSink}: starts the background check of the sealed
-   * segments (opening checked only their headers, seals and links).
+   * Called once by {@link openSink}: starts the background check of the sealed segments
+   * (opening checked only their headers, seals and links).
    */
-  startSealedAudit(): void {
+  [kStartSealedAudit](): void {
     this.#audit = SealedSegmentAudit.start(this.options.dir, (status) => {
       if (status.state !== 'damaged') return;
       this.#metrics?.recordCorruptions(status.problems.length);
@@ -218,7 +250,7 @@ export class Sink {
    * thread's emit calls are timed and counted. With metrics off the prototype's methods run
    * untouched.
    */
-  attachMetrics(metrics: SinkMetrics): void {
+  [kAttachMetrics](metrics: SinkMetrics): void {
     this.#metrics = metrics;
     const producer = this.#producer;
     this.emit = (event) => metrics.trackEmit(producer.emit(event));
@@ -247,7 +279,7 @@ export class Sink {
    * the manager, and with `ack: 'replicated'` each emit also waits for its segment's quorum. Wraps
    * whatever emit functions are in place (so it composes with metrics).
    */
-  attachReplication(manager: ReplicationManager): void {
+  [kAttachReplication](manager: ReplicationManager): void {
     this.#replication = manager;
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
@@ -264,9 +296,51 @@ export class Sink {
     this.emitEncodedBatch = (payloads) => emitEncodedBatch.call(this, payloads).then(many);
   }
 
-  /** @internal Starts the replication catch-up (see {@link openSink}). */
-  replicationStart(): Promise<void> {
+  /** @internal Starts the replication catch-up (called once by {@link openSink}). */
+  [kStartReplication](): Promise<void> {
     return this.#replication?.start() ?? Promise.resolve();
+  }
+
+  /**
+   * @internal Called once by {@link openSink} with `signing`: starts the checkpointer worker
+   * (it catches up with the WAL and signs the `open` checkpoint before this resolves) and
+   * forwards every seal to it.
+   */
+  async startCheckpointer(): Promise<void> {
+    const signing = this.options.signing;
+    if (signing === undefined) return;
+    const handle = await CheckpointerHandle.start(this.options.dir, this.#sab, signing, () => this.#now());
+    this.#checkpointer = handle;
+    this.events.on('sealed', (segment) => handle.onSealed(segment));
+    handle.events.on('checkpoint', (c) => this.events.emit('checkpoint', c));
+    handle.events.on('checkpointError', (e) => this.events.emit('checkpointError', e));
+    handle.events.on('witnessError', (e, url) => this.events.emit('witnessError', e, url));
+  }
+
+  /**
+   * The inclusion proof of record `seq` (JSON contract: `{ seq, index, treeSize, leafData,
+   * leafHash, proof, checkpoint }`), against a signed checkpoint that covers it: when the latest
+   * one does not yet, a checkpoint is signed first. `formatRecordProof` turns it into a C2SP
+   * tlog-proof file. Needs the `signing` option (`ERR_IRONLOG_NOT_CHECKPOINTED` without it, or for
+   * a seq that is not durable).
+   */
+  prove(seq: number): Promise<RecordProof> {
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.INVALID_ARGUMENT, `sink.prove: seq must be a positive integer, got ${String(seq)}`),
+      );
+    }
+    if (this.#checkpointer === undefined) {
+      return Promise.reject(
+        new IronlogError(ErrorCodes.NOT_CHECKPOINTED, 'sink.prove needs a sink opened with the signing option'),
+      );
+    }
+    return this.#checkpointer.prove(seq);
+  }
+
+  /** With `signing`: the last signed checkpoint and each witness's state; undefined without. */
+  checkpointStatus(): CheckpointerStatus | undefined {
+    return this.#checkpointer?.status();
   }
 
   /**
@@ -324,6 +398,8 @@ export class Sink {
       this.#producer.dispose();
       await this.#audit?.stop();
       this.#metrics?.dispose();
+      // After the writer stopped: the close checkpoint covers everything durable.
+      await this.#checkpointer?.close();
       await this.#replication?.close();
       this.#lock.release();
     }
@@ -401,6 +477,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   if (metricsModule && typeof resolved.metrics !== 'boolean') metricsModule.assertRegistryFree(resolved.metrics);
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
+  const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
   const init: WriterInit = {
     dir,
@@ -463,30 +540,46 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     lock.release();
     throw err;
   }
-  const sink = new Sink({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  const sink = Sink[kCreate]({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
-      sink.attachMetrics(new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+      sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
       await sink.close().catch(() => undefined);
       throw err;
     }
   }
-  if (replicationModule && resolved.replication) {
+  if (resolved.signing) {
     try {
-      // Synchronous up to attachReplication: no writer message ('sealed') can slip past unheard.
-      sink.attachReplication(
-        replicationModule.ReplicationManager.create({ dir, nodeId: resolved.nodeId, options: resolved.replication }),
-      );
-      // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
-      await sink.replicationStart();
+      await sink.startCheckpointer();
     } catch (err) {
       await sink.close().catch(() => undefined);
       throw err;
     }
   }
-  sink.startSealedAudit();
+  if (replicationModule && replicatorPoolModule && resolved.replication) {
+    const runner = replicatorPoolModule.createReplicatorPool(resolved.replication.threads);
+    try {
+      // Synchronous up to [kAttachReplication]: no writer message ('sealed') can slip past unheard.
+      sink[kAttachReplication](
+        replicationModule.ReplicationManager.create({
+          dir,
+          nodeId: resolved.nodeId,
+          options: resolved.replication,
+          runner,
+        }),
+      );
+      // Catch-up: sealed segments on disk that the manifest does not know, and pending uploads.
+      await sink[kStartReplication]();
+    } catch (err) {
+      await sink.close().catch(() => undefined);
+      // A manifest that failed to load leaves the pool unattached: close it here (idempotent).
+      await runner.close?.().catch(() => undefined);
+      throw err;
+    }
+  }
+  sink[kStartSealedAudit]();
   return sink;
 }

@@ -10,7 +10,7 @@
  *    sealed segments (found by the background check after open), with the reasons.
  */
 import * as fsp from 'node:fs/promises';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { invalidOption } from '../core/errors.js';
 import type { BackendReplicationStatus, ReplicationStatus } from '../replication/manager.js';
 import type { VerifyProblem } from '../wal/verify.js';
 import { readRingUsage, type WalStateName } from './ring-usage.js';
@@ -146,10 +146,10 @@ export async function diskSpace(dir: string): Promise<{ freeBytes: number; total
 function resolveHealthOptions(source: HealthSource, opts: HealthOptions): Required<HealthOptions> {
   const { minDiskFreeBytes, maxRingFill } = opts;
   if (minDiskFreeBytes !== undefined && !(Number.isSafeInteger(minDiskFreeBytes) && minDiskFreeBytes >= 0)) {
-    throw new IronlogError(ErrorCodes.INVALID_OPTION, 'options.minDiskFreeBytes must be a non-negative integer');
+    throw invalidOption('options.minDiskFreeBytes must be a non-negative integer');
   }
   if (maxRingFill !== undefined && !(typeof maxRingFill === 'number' && maxRingFill > 0 && maxRingFill <= 1)) {
-    throw new IronlogError(ErrorCodes.INVALID_OPTION, 'options.maxRingFill must be a number in (0, 1]');
+    throw invalidOption('options.maxRingFill must be a number in (0, 1]');
   }
   return {
     minDiskFreeBytes: minDiskFreeBytes ?? 2 * source.segmentBytes,

@@ -17,9 +17,9 @@
  */
 import * as fsp from 'node:fs/promises';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
+import type { Ack } from '../groupcommit/ack-waiter.js';
 import { WriterStats } from '../groupcommit/writer-stats.js';
-import type { Ack } from '../main/producer.js';
 import { BATCH_BUCKETS_EVENTS, FSYNC_BUCKETS_SECONDS } from '../ringbuffer/layout.js';
 import { listSegmentFiles } from '../wal/segment.js';
 import { BucketHistogram, LocalHistogram } from './bucket-histogram.js';
@@ -65,8 +65,7 @@ export interface SinkMetricsSource {
 export function assertRegistryFree(registry: Registry): void {
   for (const name of [...Object.values(MetricNames), ...Object.values(ReplicationMetricNames)]) {
     if (registry.getSingleMetric(name) !== undefined) {
-      throw new IronlogError(
-        ErrorCodes.INVALID_OPTION,
+      throw invalidOption(
         `options.metrics must be a Registry without ironlog metrics, but it already holds ${name} (another open sink?); give each sink its own Registry`,
       );
     }

@@ -1,7 +1,7 @@
 /** The `replication` option of `openSink`: its contract, defaults and validation. */
 import { backendName, validateBackendConfig } from '../backends/common.js';
 import type { BackendConfig } from '../backends/types.js';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { invalidOption } from '../core/errors.js';
 
 /** Retry policy per backend: full-jitter exponential backoff. */
 export interface RetryOptions {
@@ -68,24 +68,35 @@ export const kDefaultReplicationOptions = Object.freeze({
   closeTimeoutMs: 5_000,
 });
 
-function invalid(message: string): IronlogError {
-  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
-}
-
 function int(name: string, v: unknown, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalid(`options.replication.${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+    throw invalidOption(`options.replication.${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
   }
   return v;
 }
 
 const kKnown = new Set(['quorum', 'backends', 'threads', 'retry', 'breaker', 'localRetention', 'closeTimeoutMs']);
 
+/**
+ * `options.replication.<name>`: undefined, or an object whose keys are all in `known`. Returns it
+ * (`{}` when undefined), so a misspelt nested field fails instead of silently keeping a default.
+ */
+function section<K extends string>(name: string, v: unknown, known: readonly K[]): { readonly [P in K]?: unknown } {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null) throw invalidOption(`options.replication.${name} must be an object`);
+  for (const key of Object.keys(v)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw invalidOption(`options.replication.${name}.${key} is not a known option`);
+    }
+  }
+  return v as { readonly [P in K]?: unknown };
+}
+
 /** Validates `options.replication` (throws `ERR_IRONLOG_INVALID_OPTION`). */
 export function resolveReplicationOptions(input: unknown): ResolvedReplicationOptions {
   if (typeof input !== 'object' || input === null) {
-    throw invalid('options.replication must be an object { quorum, backends: [...] }');
+    throw invalidOption('options.replication must be an object { quorum, backends: [...] }');
   }
   const r = input as {
     quorum?: unknown;
@@ -97,28 +108,28 @@ export function resolveReplicationOptions(input: unknown): ResolvedReplicationOp
     closeTimeoutMs?: unknown;
   };
   for (const key of Object.keys(r)) {
-    if (!kKnown.has(key)) throw invalid(`options.replication.${key} is not a known option`);
+    if (!kKnown.has(key)) throw invalidOption(`options.replication.${key} is not a known option`);
   }
   const list = r.backends;
   if (!Array.isArray(list) || list.length === 0) {
-    throw invalid('options.replication.backends must be a non-empty array');
+    throw invalidOption('options.replication.backends must be a non-empty array');
   }
   const backends = list.map((b, i) => validateBackendConfig(`options.replication.backends[${i}]`, b));
   const names = new Set<string>();
   for (const b of backends) {
     const n = backendName(b);
-    if (names.has(n)) throw invalid(`options.replication.backends names must be unique: ${n} appears twice`);
+    if (names.has(n)) throw invalidOption(`options.replication.backends names must be unique: ${n} appears twice`);
     names.add(n);
   }
   const quorum = int('quorum', r.quorum, 1, backends.length, backends.length);
   const threads = int('threads', r.threads, 1, 64, kDefaultReplicationOptions.threads);
-  const retryIn = (r.retry ?? {}) as { baseMs?: unknown; capMs?: unknown };
+  const retryIn = section('retry', r.retry, ['baseMs', 'capMs']);
   const retry = {
     baseMs: int('retry.baseMs', retryIn.baseMs, 1, 3_600_000, kDefaultReplicationOptions.retry.baseMs),
     capMs: int('retry.capMs', retryIn.capMs, 1, 86_400_000, kDefaultReplicationOptions.retry.capMs),
   };
-  if (retry.capMs < retry.baseMs) throw invalid('options.replication.retry.capMs must be at least retry.baseMs');
-  const brIn = (r.breaker ?? {}) as { failureThreshold?: unknown; cooldownMs?: unknown };
+  if (retry.capMs < retry.baseMs) throw invalidOption('options.replication.retry.capMs must be at least retry.baseMs');
+  const brIn = section('breaker', r.breaker, ['failureThreshold', 'cooldownMs']);
   const breaker = {
     failureThreshold: int(
       'breaker.failureThreshold',
@@ -137,12 +148,11 @@ export function resolveReplicationOptions(input: unknown): ResolvedReplicationOp
   };
   let localRetention: Required<LocalRetentionOptions> | undefined;
   if (r.localRetention !== undefined) {
-    const lr = r.localRetention as { deleteAfterMs?: unknown; legalHold?: unknown } | null;
-    if (typeof lr !== 'object' || lr === null) throw invalid('options.replication.localRetention must be an object');
+    const lr = section('localRetention', r.localRetention, ['deleteAfterMs', 'legalHold']);
     const deleteAfterMs = int('localRetention.deleteAfterMs', lr.deleteAfterMs, 0, Number.MAX_SAFE_INTEGER, -1);
-    if (deleteAfterMs < 0) throw invalid('options.replication.localRetention.deleteAfterMs must be given');
+    if (deleteAfterMs < 0) throw invalidOption('options.replication.localRetention.deleteAfterMs must be given');
     if (lr.legalHold !== undefined && typeof lr.legalHold !== 'boolean') {
-      throw invalid('options.replication.localRetention.legalHold must be a boolean');
+      throw invalidOption('options.replication.localRetention.legalHold must be a boolean');
     }
     localRetention = { deleteAfterMs, legalHold: lr.legalHold === true };
   }

@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import { md5Hex, sha256Hex } from '../backends/common.js';
 import type { Backend } from '../backends/types.js';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import type { ReplicateResult, ReplicateTask } from '../workers/replicator/messages.js';
+import type { ReplicateResult, ReplicateTask } from './task.js';
 
 function tamper(backend: Backend, key: string, detail: string): IronlogError {
   return new IronlogError(

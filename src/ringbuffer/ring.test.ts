@@ -102,7 +102,7 @@ describe('layout', () => {
     expect(frameBytesFor(1)).toBe(32);
     expect(frameBytesFor(8)).toBe(32);
     expect(frameBytesFor(9)).toBe(40);
-    expect(RingProducer.frameBytesFor(100)).toBe(128);
+    expect(frameBytesFor(100)).toBe(128);
   });
 
   it('createRingSab initialises the control block', () => {

@@ -24,7 +24,6 @@ import {
   CONTROL_BYTES,
   FrameKind,
   FrameOffset,
-  frameBytesFor,
   I32,
   I64,
   MAX_CAPACITY_BYTES,
@@ -224,11 +223,6 @@ export class RingProducer {
     this.data = new Uint8Array(sab, CONTROL_BYTES, g.capacityBytes);
     this.view = new DataView(sab, CONTROL_BYTES, g.capacityBytes);
     this.#headSeen = Atomics.load(this.#ctl, kHead);
-  }
-
-  /** Total frame length for a payload (same as `frameBytesFor` in layout.ts). */
-  static frameBytesFor(payloadBytes: number): number {
-    return frameBytesFor(payloadBytes);
   }
 
   /**

@@ -5,6 +5,8 @@
  *                       the durable ack; 400 bad body (nothing written); 413 too large; 415
  *                       unknown Content-Type or Content-Encoding; 503 + Retry-After on
  *                       backpressure, disk full, faulted WAL or shutdown.
+ *   POST /v1/logs       OpenTelemetry logs, OTLP/HTTP protobuf or JSON: each LogRecord one event;
+ *                       200 ExportLogsServiceResponse after the durable ack (see otlp-logs.ts)
  *   GET  /metrics       Prometheus text (the sink's registry)
  *   GET  /health        JSON detail; 200 when ready, 503 otherwise
  *   GET  /health/live   200 while the writer runs
@@ -26,6 +28,16 @@ import { type AuthConfig, authenticate } from './auth.js';
 import { checkBodyBudget } from './body-budget.js';
 import { readRequestBody } from './body-reader.js';
 import { type BodyLimits, bodyFormatFor, encodeEvents, isBodyError, parseEvents } from './ingest-body.js';
+import {
+  decodeOtlpLogs,
+  GrpcCode,
+  type OtlpEncoding,
+  OtlpFormatError,
+  otlpContentType,
+  otlpEncodingFor,
+  otlpStatusBody,
+  otlpSuccessBody,
+} from './otlp-logs.js';
 import { httpStatusForCode, Responder } from './responses.js';
 import { matchRoute, type RouteName } from './routes.js';
 
@@ -146,6 +158,95 @@ async function handleEvents(
   responder.send(res, 'events', 200, JSON.stringify({ seqs: acks.map((a) => a.seq) }));
 }
 
+/** The gRPC status code that goes with an HTTP status of an OTLP answer. */
+function grpcCodeFor(status: number): number {
+  if (status === 400 || status === 415) return GrpcCode.INVALID_ARGUMENT;
+  if (status === 413) return GrpcCode.RESOURCE_EXHAUSTED;
+  if (status === 503) return GrpcCode.UNAVAILABLE;
+  return GrpcCode.INTERNAL;
+}
+
+/**
+ * POST /v1/logs: OTLP/HTTP logs. The whole body is decoded before anything is written; a record
+ * that cannot be stored (too large, not encodable) is refused and counted in `partial_success`,
+ * the others are emitted in one batch and answered after their durable ack.
+ */
+async function handleOtlpLogs(
+  ctx: ServerContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  principal: string | undefined,
+): Promise<void> {
+  const { responder } = ctx;
+  const route = 'otlp-logs';
+  const encoding = otlpEncodingFor(req.headers['content-type']);
+  const fail = (enc: OtlpEncoding, status: number, message: string, headers: Record<string, string> = {}): void => {
+    responder.send(
+      res,
+      route,
+      status,
+      otlpStatusBody(enc, grpcCodeFor(status), message),
+      otlpContentType(enc),
+      headers,
+    );
+  };
+  if (encoding === undefined) {
+    req.resume();
+    fail('json', 415, 'Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)');
+    return;
+  }
+  const read = await readRequestBody(req, ctx.maxBodyBytes);
+  if (!read.ok) {
+    if (read.status === 413 || read.status === 415) res.setHeader('Connection', 'close');
+    fail(encoding, read.status, read.message);
+    return;
+  }
+  let records: unknown[];
+  try {
+    records = decodeOtlpLogs(read.body, encoding);
+  } catch (err) {
+    if (!(err instanceof OtlpFormatError)) throw err;
+    fail(encoding, 400, `${err.message}; nothing was written`);
+    return;
+  }
+  const payloads: Buffer[] = [];
+  const refusals: string[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const one = encodeEvents([records[i]], ctx.limits, principal);
+    if (isBodyError(one)) refusals.push(`log record ${i}: ${one.message}`);
+    else payloads.push(...one);
+  }
+  const all = encodeEvents(payloads.length === records.length ? records : [], ctx.limits, principal);
+  if (isBodyError(all) && all.status === 413 && all.code === 'ERR_HTTP_BATCH_TOO_LARGE') {
+    fail(encoding, 413, `${all.message}`);
+    return;
+  }
+  const rejectedMessage =
+    refusals.slice(0, 3).join('; ') + (refusals.length > 3 ? `; and ${refusals.length - 3} more` : '');
+  if (payloads.length > 0) {
+    try {
+      await ctx.target.emitEncodedBatch(payloads);
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      const { status, retryAfterS } = httpStatusForCode(typeof code === 'string' ? code : undefined);
+      fail(
+        encoding,
+        status,
+        `${typeof code === 'string' ? `${code}: ` : ''}${(err as Error)?.message ?? String(err)}`,
+        retryAfterS === undefined ? {} : { 'Retry-After': String(retryAfterS) },
+      );
+      return;
+    }
+  }
+  responder.send(
+    res,
+    route,
+    200,
+    otlpSuccessBody(encoding, refusals.length, rejectedMessage),
+    otlpContentType(encoding),
+  );
+}
+
 /** GET /metrics. */
 async function handleMetrics(ctx: ServerContext, res: http.ServerResponse): Promise<void> {
   const metrics = ctx.target.metrics;
@@ -193,6 +294,22 @@ async function handleRequest(ctx: ServerContext, req: http.IncomingMessage, res:
       return;
     }
     await handleEvents(ctx, req, res, auth.principal);
+    return;
+  }
+  if (route.name === 'otlp-logs') {
+    if (responder.draining) {
+      req.resume();
+      responder.send(
+        res,
+        route.name,
+        503,
+        otlpStatusBody('json', GrpcCode.UNAVAILABLE, 'the server is shutting down'),
+        'application/json',
+        { 'Retry-After': '1' },
+      );
+      return;
+    }
+    await handleOtlpLogs(ctx, req, res, auth.principal);
     return;
   }
   req.resume();

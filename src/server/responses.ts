@@ -68,7 +68,7 @@ export class Responder {
     res: http.ServerResponse,
     route: string,
     status: number,
-    body: string,
+    body: string | Uint8Array,
     contentType = 'application/json',
     headers: Readonly<Record<string, string>> = {},
   ): void {
@@ -80,7 +80,7 @@ export class Responder {
   sendUncounted(
     res: http.ServerResponse,
     status: number,
-    body: string,
+    body: string | Uint8Array,
     contentType: string,
     headers: Readonly<Record<string, string>> = {},
   ): void {

@@ -5,7 +5,7 @@
  */
 
 /** A route of the ingest server. */
-export type RouteName = 'events' | 'metrics' | 'health' | 'live' | 'ready';
+export type RouteName = 'events' | 'otlp-logs' | 'metrics' | 'health' | 'live' | 'ready';
 
 /** What a route is, for authorization: a token lists the classes it may use. */
 export type RouteClass = 'ingest' | 'metrics' | 'health';
@@ -20,6 +20,7 @@ const kRead = ['GET', 'HEAD'] as const;
 
 const kRoutes: ReadonlyMap<string, RouteSpec> = new Map<string, RouteSpec>([
   ['/events', { name: 'events', routeClass: 'ingest', methods: ['POST'] }],
+  ['/v1/logs', { name: 'otlp-logs', routeClass: 'ingest', methods: ['POST'] }],
   ['/metrics', { name: 'metrics', routeClass: 'metrics', methods: kRead }],
   ['/health', { name: 'health', routeClass: 'health', methods: kRead }],
   ['/health/live', { name: 'live', routeClass: 'health', methods: kRead }],

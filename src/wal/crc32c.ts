@@ -2,8 +2,8 @@
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), in plain JavaScript, slicing-by-8.
  *
  * Why not `zlib.crc32`? It is plain CRC-32 (not Castagnoli) and, for the small slices the WAL
- * checksums (one record frame at a time), its native call overhead dominates: DESIGN §8 measured
- * ~0.36 us per record for zlib against ~0.18 us for a JS slicing-by-8 loop. CRC-32C is the
+ * checksums (one record frame at a time), its native call overhead dominates: measured on Node 20
+ * (2-core VM), ~0.36 us per record for zlib against ~0.18 us for a JS slicing-by-8 loop. CRC-32C is the
  * checksum of iSCSI, ext4 metadata, RocksDB and etcd; a reader in another language finds it in
  * every standard library (`crc32c`, `hash/crc32` with `crc32.Castagnoli`, ...).
  *

@@ -28,7 +28,7 @@ export {
   type TimeIndexEntry,
 } from './segment.js';
 export type { WalProblemKind } from './segment-scan.js';
-export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal } from './verify.js';
+export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal, type WalProgress } from './verify.js';
 export { WalTailer } from './wal-tailer.js';
 export { WalWriter, type WalWriterOptions } from './writer.js';
 export type { WalOpenReport } from './writer-open.js';

@@ -1,22 +1,16 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TempDir, TempDirs } from '../testing/temp-dir.js';
 import { RecordFlags } from './frame-layout.js';
 import { type ReadWalOptions, readWal, type WalRecord } from './reader.js';
 import { segmentFileName } from './segment.js';
 import { WalWriter } from './writer.js';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-read-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const dirs = new TempDirs();
+const tmpDir = (): string => dirs.make('ironlog-read-');
+afterEach(() => dirs.disposeAll());
 
 async function readAll(dir: string, opts: ReadWalOptions = {}): Promise<WalRecord[]> {
   const out: WalRecord[] = [];
@@ -64,16 +58,18 @@ function makeTimedWal(dir: string): { times: Map<number, number>; gaps: Set<numb
 }
 
 describe('readWal ranges', () => {
+  let shared: TempDir | undefined;
   let dir = '';
   let times = new Map<number, number>();
   let gaps = new Set<number>();
   let lastSeq = 0;
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-read-shared-'));
+    shared = new TempDir('ironlog-read-shared-');
+    dir = shared.path;
     ({ times, gaps } = makeTimedWal(dir));
     lastSeq = Math.max(...times.keys(), ...gaps);
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => shared?.dispose());
 
   it('reads everything in seq order, skipping gaps', async () => {
     const all = await readAll(dir);

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TempDirs } from '../testing/temp-dir.js';
 import { align8, readU32, readU64 } from './bytes.js';
 import { readWal, type WalRecord } from './reader.js';
 import { recoverWal } from './recovery.js';
@@ -10,15 +10,9 @@ import { SEGMENT_HEADER_BYTES } from './segment.js';
 import { verifyWal } from './verify.js';
 import { WalWriter } from './writer.js';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-recover-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const dirs = new TempDirs();
+const tmpDir = (): string => dirs.make('ironlog-recover-');
+afterEach(() => dirs.disposeAll());
 
 const kTotal = 60;
 

@@ -14,12 +14,13 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { acquireDirLock, LOCK_FILE_NAME } from './dir-lock.js';
 import { FrameType, GapReason } from './frame-layout.js';
 import type { WalFs } from './fs.js';
 import { LossLedger, type SalvagedFrame, type SeqRange, salvageInto } from './salvage.js';
 import { listSegmentFiles, SEGMENT_SUFFIX } from './segment.js';
 import { readSegmentImage } from './segment-file.js';
-import type { VerifyProblem } from './verify.js';
+import type { VerifyProblem, WalProgress } from './verify.js';
 import { readWalDirNames } from './wal-dir.js';
 import { WalWriter } from './writer.js';
 
@@ -31,6 +32,8 @@ export interface RecoverWalOptions {
   segmentBytes?: number;
   /** File-system seam for the output writer. */
   fs?: WalFs;
+  /** Called after each input segment is read (for a progress bar); must not throw. */
+  onProgress?: (progress: WalProgress) => void;
 }
 
 export type { SeqRange } from './salvage.js';
@@ -66,11 +69,50 @@ export interface RecoveryReport {
 const kOutputBatchBytes = 512 * 1024;
 
 /**
- * Copies every intact frame of the WAL in `input` into a new WAL in `output` (which must not
- * exist or be empty of segments), writes RECOVERY_LOSS gaps for what is missing, seals it.
+ * Copies every intact frame of the WAL in `input` into a new WAL in `output`, writes
+ * RECOVERY_LOSS gaps for what is missing, seals it.
+ *
+ * `output` is created when missing; it must be empty (a `LOCK` left by a dead process aside).
+ * It is written under its directory lock (`src/wal/dir-lock.ts`), as a sink writes its WAL:
+ * a directory a live sink holds is refused with `ERR_IRONLOG_WAL_LOCKED`, and no sink can open
+ * the output while the recovery writes it. Throws `ERR_IRONLOG_INVALID_ARGUMENT` for an output
+ * that is the input or not empty, `ERR_IRONLOG_IO` when it cannot be created.
  */
 export async function recoverWal(input: string, output: string, opts: RecoverWalOptions = {}): Promise<RecoveryReport> {
-  const names = await checkRecoveryDirs(input, output);
+  if (path.resolve(input) === path.resolve(output)) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
+  }
+  // Read the input first: a missing or unreadable input must not leave an empty output behind.
+  const names = await readWalDirNames(input);
+  try {
+    await fsp.mkdir(output, { recursive: true });
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `recoverWal: cannot create ${output}: ${errnoCode(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  const lock = acquireDirLock(output);
+  try {
+    const others = (await fsp.readdir(output)).filter((n) => n !== LOCK_FILE_NAME && !n.startsWith('LOCK.'));
+    if (others.length > 0) {
+      throw new IronlogError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `recoverWal: output directory ${output} is not empty (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}): give a new or empty directory`,
+      );
+    }
+    return await recoverLocked(input, output, names, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+/** {@link recoverWal} once the output is locked and known to be empty. */
+async function recoverLocked(
+  input: string,
+  output: string,
+  names: string[],
+  opts: RecoverWalOptions,
+): Promise<RecoveryReport> {
   const { segments, foreign } = listSegmentFiles(input, names);
   const problems: VerifyProblem[] = foreign.map((name) => ({
     kind: 'foreign-file',
@@ -80,6 +122,7 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
   }));
   const out = new RecoveryOutput(input, output, opts);
   let tailUnknown = false;
+  let bytesRead = 0;
   for (let k = 0; k < segments.length; k++) {
     const seg = segments[k];
     if (!seg) continue;
@@ -90,6 +133,8 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
     if (salvage.header.ok) out.nodeId ??= salvage.header.header.writerId || undefined;
     else problems.push({ kind: 'header', segment: seg.name, offset: 0, message: salvage.header.message });
     if (salvage.endsUnknown && k === segments.length - 1) tailUnknown = true;
+    bytesRead += image.fileBytes;
+    opts.onProgress?.({ segmentsDone: k + 1, segments: segments.length, bytesDone: bytesRead });
   }
   out.ledger.finish('end');
   const lastSeq = out.finish();
@@ -106,29 +151,6 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
     inputSegments: segments.length,
     problems,
   };
-}
-
-/**
- * Refuses recovering into the input or into a directory that holds segments already; returns
- * the input directory's file names.
- */
-async function checkRecoveryDirs(input: string, output: string): Promise<string[]> {
-  if (path.resolve(input) === path.resolve(output)) {
-    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
-  }
-  const names = await readWalDirNames(input);
-  try {
-    const existing = await fsp.readdir(output);
-    if (existing.some((n) => n.endsWith(SEGMENT_SUFFIX))) {
-      throw new IronlogError(
-        ErrorCodes.INVALID_ARGUMENT,
-        `recoverWal: output directory ${output} already holds WAL segments`,
-      );
-    }
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-  return names;
 }
 
 /**

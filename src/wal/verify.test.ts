@@ -3,20 +3,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TempDir, TempDirs } from '../testing/temp-dir.js';
 import { align8, readU32 } from './bytes.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from './segment.js';
 import { verifyWal } from './verify.js';
 import { WalWriter } from './writer.js';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-verify-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const dirs = new TempDirs();
+const tmpDir = (): string => dirs.make('ironlog-verify-');
+afterEach(() => dirs.disposeAll());
 
 /** Batch sizes of the small WAL: 30 records. */
 const kBatches = [1, 3, 2, 1, 2, 3, 1, 2, 2, 3, 1, 2, 3, 2, 2];
@@ -83,9 +78,10 @@ describe('verifyWal', () => {
   let files: string[] = [];
   let batchEnds = new Map<string, number[]>();
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-verify-shared-'));
+    const shared = new TempDir('ironlog-verify-shared-');
+    dir = shared.path;
     ({ files, batchEnds } = makeSmallWal(dir));
-    return () => fs.rmSync(dir, { recursive: true, force: true });
+    return () => shared.dispose();
   });
 
   it('accepts the intact WAL', async () => {
@@ -134,10 +130,13 @@ describe('verifyWal', () => {
   });
 
   it('detects truncation of a sealed segment at every offset, and of the open one inside a batch', async () => {
+    let checked = 0;
+    let sealedBytes = 0;
     for (const name of files) {
       const file = path.join(dir, name);
       const original = fs.readFileSync(file);
       const isOpen = name === files[files.length - 1];
+      if (!isOpen) sealedBytes += original.length;
       const ends = new Set([SEGMENT_HEADER_BYTES, ...(batchEnds.get(name) as number[])]);
       const dataEnd = Math.max(...ends);
       try {
@@ -149,11 +148,15 @@ describe('verifyWal', () => {
           fs.writeFileSync(file, original.subarray(0, cut));
           const report = await verifyWal(dir);
           if (report.valid) throw new Error(`truncation of ${name} at ${cut} went unnoticed`);
+          checked++;
         }
       } finally {
         fs.writeFileSync(file, original);
       }
     }
+    // Every offset of every sealed segment was cut, plus some inside the open one's batches.
+    expect(sealedBytes).toBeGreaterThan(0);
+    expect(checked).toBeGreaterThan(sealedBytes);
     expect((await verifyWal(dir)).valid).toBe(true);
   });
 });

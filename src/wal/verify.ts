@@ -81,6 +81,16 @@ export interface VerifyWalOptions {
    * `ERR_IRONLOG_WAL_EMPTY`, so that a wrong path is never reported as a valid log.
    */
   allowEmpty?: boolean;
+  /** Called after each segment is checked (for a progress bar); must not throw. */
+  onProgress?: (progress: WalProgress) => void;
+}
+
+/** How far {@link verifyWal} or `recoverWal` got: segments done of all segments to read. */
+export interface WalProgress {
+  readonly segmentsDone: number;
+  readonly segments: number;
+  /** Bytes of the segments done. */
+  readonly bytesDone: number;
 }
 
 const kZero = Buffer.alloc(HASH_BYTES);
@@ -143,6 +153,7 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
     if (!image) continue;
     const buf = image.buf;
     bytes += image.fileBytes;
+    opts.onProgress?.({ segmentsDone: i + 1, segments: considered.length, bytesDone: bytes });
     const scan = scanSegmentImage(buf, { resync: true, stopAfterSeq: opts.throughSeq });
     const zeroTail = image.fileBytes - buf.length;
     const add = (p: ScanProblem | Omit<VerifyProblem, 'segment'>): void => {

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { debuglog } from 'node:util';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
 import { firstNonZero, readU64 } from './bytes.js';
 import { readFrameBytes, WAL_FRAME_ALIGN } from './frame-layout.js';
 import { fsyncDir, readFully, type WalFs } from './fs.js';
@@ -82,10 +82,6 @@ export interface OpenedWal {
    * (undefined for an empty WAL: it starts at seq 1 with zero hashes).
    */
   readonly next: { readonly firstSeq: number; readonly chainHash: Buffer } | undefined;
-}
-
-function invalidOption(message: string): IronlogError {
-  return new IronlogError(ErrorCodes.INVALID_OPTION, message);
 }
 
 function ioError(what: string, err: unknown): IronlogError {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TempDirs } from '../testing/temp-dir.js';
 import { BatchBuilder } from './batch.js';
 import { GapReason } from './frame-layout.js';
 import { nodeWalFs, type WalFs } from './fs.js';
@@ -13,15 +13,9 @@ import { SEGMENT_HEADER_BYTES, segmentFileName } from './segment.js';
 import { verifyWal } from './verify.js';
 import { WalWriter, type WalWriterOptions } from './writer.js';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-wal-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const dirs = new TempDirs();
+const tmpDir = (): string => dirs.make('ironlog-wal-');
+afterEach(() => dirs.disposeAll());
 
 class Clock {
   us = 1_700_000_000_000_000;

@@ -6,6 +6,8 @@
  * Main -> writer control goes through shared memory only (the writer blocks in `Atomics.wait`,
  * so it would not see a message until it woke anyway): see `STATE` in `ringbuffer/layout.ts`.
  */
+import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+import type { RecordProof } from '../compliance/prove.js';
 import type { WireError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
@@ -35,3 +37,42 @@ export type WriterToMain =
   | { readonly type: 'fault-cleared'; readonly gapFromSeq: number; readonly gapToSeq: number }
   | { readonly type: 'fatal'; readonly error: WireError }
   | { readonly type: 'closed'; readonly lastSeq: number };
+
+/** `workerData` of the checkpointer worker (resolved `signing` options; see `compliance/checkpointer.ts`). */
+export interface CheckpointerInit {
+  readonly dir: string;
+  /** The ring SAB: the durable seq is read from its group-commit words. */
+  readonly sab: SharedArrayBuffer;
+  readonly signerKey: string;
+  readonly origin: string;
+  readonly checkpointIntervalMs: number;
+  readonly witnesses: readonly { readonly url: string; readonly key: string }[];
+  readonly witnessQuorum: number;
+  readonly witnessTimeoutMs: number;
+  /** Time of the `open` checkpoint (the sink's clock, ms since the epoch). */
+  readonly openTimeMs: number;
+}
+
+/** Messages the main thread posts to the checkpointer (times come from the sink's clock). */
+export type MainToCheckpointer =
+  | {
+      readonly type: 'checkpoint';
+      readonly event: 'seal' | 'interval';
+      readonly timeMs: number;
+      readonly segment?: { readonly firstSeq: number; readonly lastSeq: number };
+    }
+  | { readonly type: 'prove'; readonly id: number; readonly seq: number; readonly timeMs: number }
+  | { readonly type: 'close'; readonly timeMs: number };
+
+/** Messages the checkpointer posts to the main thread. */
+export type CheckpointerToMain =
+  | { readonly type: 'ready'; readonly status: CheckpointerStatus }
+  | { readonly type: 'checkpoint'; readonly checkpoint: CheckpointInfo; readonly status: CheckpointerStatus }
+  | { readonly type: 'proof'; readonly id: number; readonly proof: RecordProof }
+  | { readonly type: 'proof-error'; readonly id: number; readonly error: WireError }
+  | { readonly type: 'witness-error'; readonly url: string | undefined; readonly error: WireError }
+  /** A checkpoint failed (retried at the next event); the checkpointer goes on. */
+  | { readonly type: 'error'; readonly error: WireError }
+  | { readonly type: 'closed'; readonly status: CheckpointerStatus }
+  /** Opening failed; the worker ends. */
+  | { readonly type: 'fatal'; readonly error: WireError };

@@ -1,23 +1,5 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-
-/** A temp directory removed by `dispose()` (use in afterEach). */
-export class TempDir {
-  readonly path: string;
-
-  constructor(prefix = 'ironlog-test-') {
-    this.path = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  }
-
-  join(...parts: string[]): string {
-    return path.join(this.path, ...parts);
-  }
-
-  dispose(): void {
-    fs.rmSync(this.path, { recursive: true, force: true });
-  }
-}
+/** The one temp-dir helper of the test suite (see src/testing/temp-dir.ts). */
+export { TempDir, TempDirs } from '../../src/testing/temp-dir.js';
 
 /** Polls `cond` every few ms until true or `timeoutMs` passes (for states owned by another thread). */
 export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
