@@ -74,6 +74,12 @@ describe('verify never calls nothing valid (item 2)', () => {
     const allowed = await runCli(['verify', '--dir', tmp.path, '--allow-empty', '--json']);
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(JSON.parse(allowed.stdout)).toMatchObject({ valid: true, segments: 0, records: 0 });
+    const replayEmpty = await runCli(['replay', '--dir', tmp.path]);
+    expect(replayEmpty.code, replayEmpty.stdout).toBe(2);
+    expect(replayEmpty.stderr).toContain('ERR_IRONLOG_WAL_EMPTY');
+    const replayAllowed = await runCli(['replay', '--dir', tmp.path, '--allow-empty']);
+    expect(replayAllowed.code, replayAllowed.stderr).toBe(0);
+    expect(replayAllowed.stdout).toBe('');
     await expect(verifyWal(tmp.path)).rejects.toMatchObject({ code: 'ERR_IRONLOG_WAL_EMPTY' });
     await expect(verifyWal(tmp.path, { allowEmpty: true })).resolves.toMatchObject({ valid: true });
 

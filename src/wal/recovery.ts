@@ -18,7 +18,7 @@ import { acquireDirLock, LOCK_FILE_NAME } from './dir-lock.js';
 import { FrameType, GapReason } from './frame-layout.js';
 import type { WalFs } from './fs.js';
 import { LossLedger, type SalvagedFrame, type SeqRange, salvageInto } from './salvage.js';
-import { listSegmentFiles, SEGMENT_SUFFIX } from './segment.js';
+import { listSegmentFiles } from './segment.js';
 import { readSegmentImage } from './segment-file.js';
 import type { VerifyProblem, WalProgress } from './verify.js';
 import { readWalDirNames } from './wal-dir.js';

@@ -112,7 +112,7 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
   if (segments.length === 0 && foreign.length === 0 && opts.allowEmpty !== true) {
     throw new IronlogError(
       ErrorCodes.WAL_EMPTY,
-      `no WAL segments in ${dir} (expected <20-digit first seq>.wal files); allowEmpty accepts an empty log`,
+      `no WAL segments in ${dir} (expected <20-digit first seq>.wal files): nothing to verify; an empty log that is expected needs --allow-empty (allowEmpty: true)`,
     );
   }
   const problems: VerifyProblem[] = [];
