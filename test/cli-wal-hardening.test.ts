@@ -220,7 +220,7 @@ describe('verify reports what is lost, exactly as recover loses it (items 4, 5)'
     expect(clean.stdout).toContain('nothing lost');
   });
 
-  it('for many random single-byte flips, verify lost ranges == recover lost ranges', async () => {
+  it('for many random single-byte flips (and zeroed sectors, truncations), verify lost ranges == recover lost ranges', async () => {
     const src = tmp.join('src');
     await makeWal(src);
     const names = segmentFiles(src);
@@ -237,17 +237,21 @@ describe('verify reports what is lost, exactly as recover loses it (items 4, 5)'
       const dir = tmp.join(`flip-${round}`);
       fs.mkdirSync(dir);
       const k = rnd(names.length);
+      // Mostly single-byte flips; also zeroed sectors and truncations (the same accounting applies).
+      const kind = round % 4 === 3 ? 'zero-sector' : round % 8 === 6 ? 'truncate' : 'flip';
       for (let i = 0; i < names.length; i++) {
-        const img = Buffer.from(images[i] as Buffer);
+        let img = Buffer.from(images[i] as Buffer);
         if (i === k) {
           const at = rnd(img.length);
-          img[at] = (img[at] as number) ^ (1 + rnd(255));
+          if (kind === 'flip') img[at] = (img[at] as number) ^ (1 + rnd(255));
+          else if (kind === 'zero-sector') img.fill(0, at - (at % 512), Math.min(img.length, at - (at % 512) + 512));
+          else img = img.subarray(0, at);
         }
         fs.writeFileSync(path.join(dir, names[i] as string), img);
       }
       const v = await verifyWal(dir);
       const r = await recoverWal(dir, `${dir}-out`);
-      expect(v.lost, `seed ${seed} round ${round}`).toEqual(r.lost);
+      expect(v.lost, `seed ${seed} round ${round} (${kind})`).toEqual(r.lost);
       expect(v.lostSeqs).toBe(r.lostSeqs);
       if (r.lostSeqs > 0) {
         sawLoss++;
