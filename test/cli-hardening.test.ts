@@ -129,8 +129,12 @@ describe('every failure is one ironlog: ERR_IRONLOG_<CODE> line (item 13)', () =
     } finally {
       blocker.close();
     }
-    // TEST-NET-1 (RFC 5737): never an address of this machine.
-    const foreign = await runCli(['serve', '--dir', tmp.join('b'), '--host', '192.0.2.1', '--port', '0']);
+    // TEST-NET-1 (RFC 5737): never an address of this machine. Without authentication a
+    // non-loopback host is refused before anything listens; with --insecure the bind itself fails.
+    const unauthenticated = await runCli(['serve', '--dir', tmp.join('c'), '--host', '192.0.2.1', '--port', '0']);
+    expect(unauthenticated.code).toBe(2);
+    expectOneErrorLine(unauthenticated.stderr, 'ERR_IRONLOG_INVALID_OPTION');
+    const foreign = await runCli(['serve', '--dir', tmp.join('b'), '--host', '192.0.2.1', '--port', '0', '--insecure']);
     expect(foreign.code).toBe(2);
     expectOneErrorLine(foreign.stderr, 'ERR_IRONLOG_IO');
     expect(foreign.stderr).toContain('not one of this machine');
