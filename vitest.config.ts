@@ -31,7 +31,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     // No-op unless `npm run coverage` runs: then workers and child processes record coverage too.
-    setupFiles: ['test/setup/child-coverage.ts'],
+    setupFiles: ['test/setup/child-coverage.ts', 'test/setup/custody-state.ts'],
     // `npm run coverage` (see CONTRIBUTING.md). Tests under test/ import the compiled dist/: its
     // files are counted too (dist/**/*.js in `include`) and remapped through tsc's source maps
     // to src/, where `excludeAfterRemap` applies the exclusions again.

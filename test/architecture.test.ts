@@ -31,6 +31,7 @@ const kLayers: readonly string[] = [
   'workers', // thread contracts, the thin writer entry and the replicator pool and task (wiring)
   'monitoring', // prom-client metrics, health
   'main', // public API: openSink, Sink, Producer, options
+  'integrations', // pino, winston, fastify, express adapters (package subpaths) over the public API
   'server', // HTTP ingest
   'testing', // fault / crash / quota file-system seams: never imported by production layers
   'torture', // the torture suite (run by the CLI)

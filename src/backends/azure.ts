@@ -9,7 +9,9 @@
  *
  * Azure metadata names must be C# identifiers, so `ironlog-sha256` is stored as `ironlog_sha256`.
  */
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type * as AzureSdk from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
+import { requireOptional } from '../core/optional-dependency.js';
 import { backendError, backendName, daysFromNow, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type AzureBackendConfig,
@@ -48,7 +50,8 @@ export class AzureBackend implements Backend {
   constructor(config: AzureBackendConfig) {
     this.name = backendName(config);
     this.#config = config;
-    this.container = BlobServiceClient.fromConnectionString(config.connectionString, {
+    const sdk = requireOptional<typeof AzureSdk>('@azure/storage-blob', 'the azure backend');
+    this.container = sdk.BlobServiceClient.fromConnectionString(config.connectionString, {
       retryOptions: { maxTries: 1, tryTimeoutInMs: config.requestTimeoutMs ?? kDefaultRequestTimeoutMs },
     }).getContainerClient(config.container);
   }

@@ -1,6 +1,7 @@
 /** Helpers every backend shares: hashing, key joining, typed errors, config validation. */
 import { createHash } from 'node:crypto';
 import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
+import { assertOptionalDependency, type OptionalPeer } from '../core/optional-dependency.js';
 import type { Backend, BackendConfig, ObjectInfo, PutResult } from './types.js';
 
 /** SHA-256 of `buf`, hex. */
@@ -204,8 +205,26 @@ export function validateBackendConfig(where: string, input: unknown): BackendCon
       str(`${where}.dir`, c.dir, true);
       break;
   }
+  // After the shape checks: a config error is reported before a missing SDK.
+  assertBackendDependency(type as BackendConfig['type']);
   return input as BackendConfig;
 }
+
+/**
+ * Throws `ERR_IRONLOG_MISSING_DEPENDENCY` when the SDK a backend type runs on is not installed
+ * (the SDKs are optional peer dependencies: a local-only install does not have them).
+ */
+export function assertBackendDependency(type: BackendConfig['type']): void {
+  const pkg = kBackendSdk[type];
+  if (pkg !== undefined) assertOptionalDependency(pkg, `the ${type} backend`);
+}
+
+const kBackendSdk: Readonly<Record<BackendConfig['type'], OptionalPeer | undefined>> = {
+  s3: '@aws-sdk/client-s3',
+  azure: '@azure/storage-blob',
+  gcs: '@google-cloud/storage',
+  fs: undefined,
+};
 
 /** Date `days` days from now. */
 export function daysFromNow(days: number): Date {

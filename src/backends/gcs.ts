@@ -6,7 +6,9 @@
  * the object, and a replica we did not expect must stay as evidence. We compare the `md5Hash`
  * the service computed, the size and our SHA-256 metadata ourselves.
  */
-import { type Bucket, Storage, type StorageOptions } from '@google-cloud/storage';
+import type * as GcsSdk from '@google-cloud/storage';
+import type { Bucket, StorageOptions } from '@google-cloud/storage';
+import { requireOptional } from '../core/optional-dependency.js';
 import { backendError, backendName, daysFromNow, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
@@ -60,7 +62,8 @@ export class GcsBackend implements Backend {
       retryOptions: { autoRetry: false, maxRetries: 0 },
       timeout: config.requestTimeoutMs ?? kDefaultRequestTimeoutMs,
     };
-    this.bucket = new Storage(opts).bucket(config.bucket);
+    const sdk = requireOptional<typeof GcsSdk>('@google-cloud/storage', 'the gcs backend');
+    this.bucket = new sdk.Storage(opts).bucket(config.bucket);
   }
 
   async put(key: string, body: Buffer, opts: PutOptions): Promise<PutResult> {

@@ -11,21 +11,9 @@
  *   ourselves and store our SHA-256 as `x-amz-meta-ironlog-sha256`.
  */
 import { createHash } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
-
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { requireOptional } from '../core/optional-dependency.js';
 import { backendError, backendName, daysFromNow, md5Base64, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
@@ -82,11 +70,14 @@ export class S3Backend implements Backend {
   /** The SDK client (public so tests can add middleware that captures requests). */
   readonly client: S3Client;
   readonly #config: S3BackendConfig;
+  /** The SDK module, loaded on first use (an optional peer dependency). */
+  readonly #sdk: typeof S3Sdk;
 
   constructor(config: S3BackendConfig, client?: S3Client) {
     this.name = backendName(config);
     this.#config = config;
-    this.client = client ?? new S3Client(s3ClientConfig(config));
+    this.#sdk = requireOptional<typeof S3Sdk>('@aws-sdk/client-s3', 'the s3 backend');
+    this.client = client ?? new this.#sdk.S3Client(s3ClientConfig(config));
   }
 
   get #readBack(): boolean {
@@ -118,7 +109,7 @@ export class S3Backend implements Backend {
       let etag: string | undefined;
       try {
         const out = await this.client.send(
-          new PutObjectCommand({
+          new this.#sdk.PutObjectCommand({
             Bucket: this.#config.bucket,
             Key: key,
             Body: body,
@@ -151,11 +142,13 @@ export class S3Backend implements Backend {
   async abortStaleUploads(key: string): Promise<number> {
     let n = 0;
     try {
-      const out = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: key }));
+      const out = await this.client.send(
+        new this.#sdk.ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: key }),
+      );
       for (const u of out.Uploads ?? []) {
         if (u.Key !== key || u.UploadId === undefined) continue;
         await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: u.UploadId }),
+          new this.#sdk.AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: u.UploadId }),
         );
         n++;
       }
@@ -175,7 +168,7 @@ export class S3Backend implements Backend {
     let uploadId: string | undefined;
     try {
       const created = await this.client.send(
-        new CreateMultipartUploadCommand({
+        new this.#sdk.CreateMultipartUploadCommand({
           Bucket,
           Key: key,
           ContentType: 'application/octet-stream',
@@ -192,7 +185,7 @@ export class S3Backend implements Backend {
         const part = body.subarray(off, Math.min(body.length, off + partBytes));
         const md5 = createHash('md5').update(part).digest();
         const out = await this.client.send(
-          new UploadPartCommand({
+          new this.#sdk.UploadPartCommand({
             Bucket,
             Key: key,
             UploadId: uploadId,
@@ -209,7 +202,12 @@ export class S3Backend implements Backend {
         md5s.push(md5);
       }
       const done = await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        new this.#sdk.CompleteMultipartUploadCommand({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
       );
       uploadId = undefined;
       // S3 reports md5(concat(part md5s))-N; some compatible stores (s3rver) the plain MD5.
@@ -223,7 +221,7 @@ export class S3Backend implements Backend {
     } catch (err) {
       if (uploadId !== undefined) {
         await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))
+          .send(new this.#sdk.AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))
           .catch(() => undefined);
       }
       throw backendError(this.name, 'multipart upload', key, err);
@@ -232,7 +230,7 @@ export class S3Backend implements Backend {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+      const out = await this.client.send(new this.#sdk.HeadObjectCommand({ Bucket: this.#config.bucket, Key: key }));
       const metadata = out.Metadata ?? {};
       const etag = stripQuotes(out.ETag);
       return {
@@ -250,7 +248,7 @@ export class S3Backend implements Backend {
 
   async get(key: string): Promise<Buffer> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+      const out = await this.client.send(new this.#sdk.GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
       if (out.Body === undefined) throw new Error('empty body');
       return Buffer.from(await out.Body.transformToByteArray());
     } catch (err) {
@@ -264,7 +262,7 @@ export class S3Backend implements Backend {
     try {
       do {
         const out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token }),
+          new this.#sdk.ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token }),
         );
         for (const o of out.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
@@ -277,7 +275,7 @@ export class S3Backend implements Backend {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+      await this.client.send(new this.#sdk.DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }));
     } catch (err) {
       throw backendError(this.name, 'DeleteObject', key, err);
     }

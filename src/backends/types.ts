@@ -113,7 +113,7 @@ export interface ObjectInfo {
   readonly sha256: string | undefined;
   /** The service's MD5 of the content (hex) when it reports one (S3 ETag of a single PUT, Azure, GCS). */
   readonly md5: string | undefined;
-  /** All user metadata, keys in the `ironlog-*` form (see {@link kMetaKeys}). */
+  /** All user metadata, keys in the `ironlog-*` form (`ironlog-sha256`, `ironlog-node`, `ironlog-first-seq`, ...: `kMetaKeys` in `src/backends/types.ts`). */
   readonly metadata: Readonly<Record<string, string>>;
 }
 

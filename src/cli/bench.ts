@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { importOptional } from '../core/optional-dependency.js';
 import { openSink } from '../main/sink.js';
 import { verifyWal } from '../wal/verify.js';
 import { intArg, listenForStop, parseSize, positiveDurationMs } from './args.js';
@@ -114,6 +115,14 @@ async function benchHttp(
   opts: BenchOptions,
   dir: string,
 ): Promise<Omit<BenchReport, 'verify' | 'machine' | 'mode' | 'eventBytes'>> {
+  // Loaded here, before the server starts: autocannon is an optional peer dependency (missing in
+  // a lean install: a typed error naming it), and takes ~0.25 s to import, which no other command
+  // should pay.
+  const { default: autocannon } = await importOptional(
+    'autocannon',
+    'ironlog bench --mode http',
+    () => import('autocannon'),
+  );
   const { child, url } = await startServer(dir);
   // Ctrl-C or SIGTERM during the run: take the server child down with us.
   const stop = listenForStop();
@@ -124,8 +133,6 @@ async function benchHttp(
   try {
     const events = Array.from({ length: opts.batch }, (_, i) => eventJson(opts.eventSize, `[<id>]-${i}`));
     const body = opts.batch === 1 ? (events[0] as string) : `[${events.join(',')}]`;
-    // Loaded here: autocannon takes ~0.25 s to import, which no other command should pay.
-    const { default: autocannon } = await import('autocannon');
     const result = await autocannon({
       url: `${url}/events`,
       method: 'POST',

@@ -10,11 +10,13 @@ import { summarizeWal } from '../monitoring/wal-summary.js';
 import { readWal } from '../wal/reader.js';
 import { dateArg, seqArg } from './args.js';
 import { compileFilter, type FilterRecord, type RecordFilter } from './filter.js';
+import { parseColumnSpecs } from './parquet-columns.js';
+import { exportParquet, kDefaultRowGroupRows } from './parquet-writer.js';
 import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
 
 interface ExportOptions {
   dir: string;
-  format: 'ndjson' | 'csv' | 'json';
+  format: 'ndjson' | 'csv' | 'json' | 'parquet';
   output: string;
   filter?: string;
   fromSeq?: number;
@@ -22,6 +24,7 @@ interface ExportOptions {
   from?: Date;
   to?: Date;
   columns?: string;
+  rowGroupRows?: number;
   progress?: boolean;
 }
 
@@ -64,13 +67,15 @@ function openPartial(output: string, partial: string): number {
   }
 }
 
-/** `ironlog export`: records to a file as NDJSON, CSV or JSON. */
+/** `ironlog export`: records to a file as NDJSON, CSV, JSON or Parquet. */
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write the records of a WAL (optionally filtered) to a file as NDJSON, CSV or JSON')
+    .description('write the records of a WAL (optionally filtered) to a file as NDJSON, CSV, JSON or Parquet')
     .requiredOption('--dir <dir>', 'the WAL directory')
-    .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'csv', 'json']).default('ndjson'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['ndjson', 'csv', 'json', 'parquet']).default('ndjson'),
+    )
     .requiredOption('--output <file>', "output file ('-' for stdout); written as <file>.partial, renamed when complete")
     .option('--filter <expr>', 'only records matching this expression, e.g. \'level >= 40 && event.user == "u1"\'')
     .option('--from-seq <n>', 'first seq (inclusive)', seqArg)
@@ -81,7 +86,15 @@ export function registerExport(program: Command): void {
       dateArg,
     )
     .option('--to <iso>', 'only records before this time (ISO 8601 with an offset)', dateArg)
-    .option('--columns <paths>', 'CSV: event fields as columns (comma-separated dotted paths); default one JSON column')
+    .option(
+      '--columns <paths>',
+      'CSV: event fields as columns (comma-separated dotted paths; default one JSON column). Parquet: extra typed columns, [name=]path[:string|int64|double|boolean|timestamp|json], type inferred when omitted',
+    )
+    .option(
+      '--row-group-rows <n>',
+      `Parquet: rows per row group (memory is bounded by one row group); default ${kDefaultRowGroupRows}`,
+      seqArg,
+    )
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
     .addHelpText(
       'after',
@@ -94,10 +107,17 @@ Filter language (full grammar in docs/cli.md):
 
 Examples:
   $ ironlog export --dir ./audit --format csv --columns user,action --filter 'level >= 40' --output errors.csv
-  $ ironlog export --dir ./audit --format ndjson --from 2026-11-01T00:00:00Z --output - | gzip > nov.ndjson.gz`,
+  $ ironlog export --dir ./audit --format ndjson --from 2026-11-01T00:00:00Z --output - | gzip > nov.ndjson.gz
+  $ ironlog export --dir ./audit --format parquet --columns user.id,amount:double --output audit.parquet`,
     )
     .action(async (opts: ExportOptions) => {
       const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
+      if (opts.rowGroupRows !== undefined && opts.format !== 'parquet') {
+        throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--row-group-rows applies to --format parquet only');
+      }
+      // Parsed before anything is shown or written: a bad --columns is a usage error.
+      const parquetColumns =
+        opts.format === 'parquet' && opts.columns !== undefined ? parseColumnSpecs(opts.columns) : [];
       const columns = opts.columns
         ?.split(',')
         .map((c) => c.trim())
@@ -121,6 +141,30 @@ Examples:
         bar.start(Math.max(0, lastSeq - firstSeq + 1), 0);
       }
       const partial = `${opts.output}.partial`;
+      if (opts.format === 'parquet') {
+        let n = 0;
+        try {
+          const { rows } = await exportParquet({
+            dir: opts.dir,
+            output: opts.output,
+            openOutput: () => openPartial(opts.output, partial),
+            range: { fromSeq: opts.fromSeq, toSeq: opts.toSeq, from: opts.from, to: opts.to },
+            filter,
+            columns: parquetColumns,
+            rowGroupRows: opts.rowGroupRows,
+            onRecord: (seq) => {
+              if (bar && (++n & 1023) === 0) bar.update(seq - firstSeq + 1);
+            },
+          });
+          bar?.update(bar.getTotal());
+          bar?.stop();
+          process.stderr.write(`exported ${rows} records to ${toStdout ? 'stdout' : opts.output}\n`);
+        } catch (err) {
+          bar?.stop();
+          throw err;
+        }
+        return;
+      }
       let stream: Writable;
       try {
         stream = toStdout ? process.stdout : fs.createWriteStream(partial, { fd: openPartial(opts.output, partial) });

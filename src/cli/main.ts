@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { ErrorCodes, errnoCode, isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerCheckpoint } from './checkpoint.js';
+import { finishCustodyOnError, installCustodyHooks, registerCustody } from './custody.js';
 import { registerExport } from './export.js';
 import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
@@ -54,7 +55,10 @@ export function buildProgram(): Command {
   registerVerifyProof(program);
   registerKeygen(program);
   registerWitness(program);
+  registerCustody(program);
   registerVersion(program);
+  // After every command is registered: one custody entry per verify/replay/export/recover/prove/...
+  installCustodyHooks(program);
   program.addHelpText(
     'after',
     `
@@ -115,6 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (err) {
+    await finishCustodyOnError(err);
     if (err instanceof CommanderError) {
       // --help and --version end with exit code 0 through the same path; the message of a usage
       // error was printed by `outputError` (below) as `ironlog: ERR_IRONLOG_USAGE: ...`.

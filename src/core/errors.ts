@@ -76,6 +76,18 @@ export const ErrorCodes = {
   // CLI (issue 9)
   /** The `ironlog` command line is wrong: unknown command or option, a missing or malformed value. */
   USAGE: 'ERR_IRONLOG_USAGE',
+  // integrations (pino, winston, fastify, express) and optional peer dependencies
+  /** A feature needs an optional peer dependency that is not installed; the message names the package to install. */
+  MISSING_DEPENDENCY: 'ERR_IRONLOG_MISSING_DEPENDENCY',
+  /** An adapter was asked for something that needs its sink open (e.g. `flushSync()`) before the sink finished opening. */
+  NOT_READY: 'ERR_IRONLOG_NOT_READY',
+  // Chain of custody (issue 10 item 5, engineer "custody").
+  /** The custody log cannot be written where it would go (read-only WAL, e.g. a WORM mount): pass `--custody DIR` or `--no-custody`. */
+  CUSTODY_READ_ONLY: 'ERR_IRONLOG_CUSTODY_READ_ONLY',
+  /** Another process held the custody log's lock for longer than the wait allows. */
+  CUSTODY_LOCKED: 'ERR_IRONLOG_CUSTODY_LOCKED',
+  /** The custody log's last entry cannot be read, so no new entry can be chained to it: run `ironlog custody verify`. */
+  CUSTODY_CORRUPT: 'ERR_IRONLOG_CUSTODY_CORRUPT',
   // WAL readers, verify and recover (issue 9)
   /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */
   WAL_EMPTY: 'ERR_IRONLOG_WAL_EMPTY',

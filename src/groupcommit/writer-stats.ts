@@ -13,10 +13,13 @@ export interface WriterStatsSnapshot {
   readonly batches: number;
   readonly fsyncs: number;
   readonly fsyncSecondsSum: number;
-  /** Cumulative counts per bucket upper bound in {@link FSYNC_BUCKETS_SECONDS} (last = +Inf). */
+  /**
+   * Cumulative counts per bucket upper bound, in seconds: 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+   * 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, then +Inf (`FSYNC_BUCKETS_SECONDS`).
+   */
   readonly fsyncBuckets: readonly number[];
   readonly batchEventsSum: number;
-  /** Cumulative counts per bucket upper bound in {@link BATCH_BUCKETS_EVENTS} (last = +Inf). */
+  /** Cumulative counts per bucket upper bound, in events: 1, 2, 4, ... 32768, then +Inf (`BATCH_BUCKETS_EVENTS`). */
   readonly batchBuckets: readonly number[];
   readonly segmentsSealed: number;
   readonly walBytes: number;

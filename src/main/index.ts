@@ -24,26 +24,42 @@ export type {
   VerifyMode,
 } from '../backends/types.js';
 export type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+export {
+  type CustodyAction,
+  type CustodyDetails,
+  type CustodyEntry,
+  type CustodyHead,
+  type CustodyProblem,
+  type CustodyRange,
+  type CustodyResult,
+  type CustodyVerifyReport,
+  kCustodyGenesis,
+  listCustodyEntries,
+  verifyCustodyLog,
+} from '../compliance/custody.js';
+export {
+  type CustodyContext,
+  type CustodyOption,
+  type CustodyOptions,
+  recordCustody,
+} from '../compliance/custody-session.js';
 export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
 export {
   type ConsistencyProof,
   formatConsistencyProof,
   formatRecordProof,
-  proveConsistency,
-  proveRecord,
   type RecordProof,
   type VerifiedProof,
   verifyProofText,
 } from '../compliance/prove.js';
 export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
 export type { CheckpointEvent } from '../compliance/time-note.js';
-export {
-  type LogProblem,
-  type LogProblemKind,
-  type TimePeriod,
-  type VerifyLogOptions,
-  type VerifyLogReport,
-  verifyLog,
+export type {
+  LogProblem,
+  LogProblemKind,
+  TimePeriod,
+  VerifyLogOptions,
+  VerifyLogReport,
 } from '../compliance/verify-log.js';
 export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
@@ -68,8 +84,6 @@ export {
   type RemoteRecord,
   type RemoteSource,
   type RemoteVerifyReport,
-  readRemoteWal,
-  verifyRemoteWal,
 } from '../replication/readback.js';
 export type { WalFs } from '../wal/fs.js';
 export type {
@@ -81,8 +95,19 @@ export type {
   WalProgress,
   WalRecord,
 } from '../wal/index.js';
-export { readWal, recoverWal, verifyWal } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
+// The offline entry points with the chain of custody (one custody entry per call).
+export {
+  type CustodialOptions,
+  proveConsistency,
+  proveRecord,
+  readRemoteWal,
+  readWal,
+  recoverWal,
+  verifyLog,
+  verifyRemoteWal,
+  verifyWal,
+} from './custodial.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { type CustodyOption, type CustodyOptions, resolveCustodyOption } from '../compliance/custody-session.js';
 import {
   type ResolvedSigningOptions,
   resolveSigningOptions,
@@ -96,6 +97,13 @@ export interface SinkOptions {
    */
   signing?: SigningOptions;
   /**
+   * Chain of custody of `sink.replay()` and `sink.verify()`: one entry per call in the custody
+   * log, `{ dir?, actor?, key? }` (default `<dir>/custody`, the OS user, signed with the
+   * `signing` key when there is one), or `false` (each call then writes only the note "custody
+   * off for <action>"). See `docs/compliance/integrity.md#chain-of-custody`.
+   */
+  custody?: CustodyOption;
+  /**
    * Prometheus metrics (prom-client), read from shared memory at scrape time; see
    * `docs/monitoring.md`. `true`: the sink creates a Registry of its own (`sink.metrics.registry`).
    * A `Registry`: the sink registers its metrics there (one sink per registry; they are removed on
@@ -126,8 +134,11 @@ export interface ResolvedSinkOptions {
   readonly metrics: Registry | boolean;
   /** Signing, validated (the private key is kept out of this object); undefined when off. */
   readonly signing: ResolvedSigningOptions | undefined;
+  /** The `custody` option, validated (undefined: the defaults). */
+  readonly custody: CustodyOptions | false | undefined;
 }
 
+/** The defaults of {@link SinkOptions} (every option but `dir`, `clock`, `walFsModule`, `replication` and `metrics`). */
 export const kDefaultSinkOptions = Object.freeze({
   nodeId: 'node',
   syncMode: 'batch' as SyncMode,
@@ -184,6 +195,7 @@ const kKnownOptions = new Set([
   'compliance',
   'metrics',
   'signing',
+  'custody',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -301,6 +313,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     replication,
     metrics,
     signing,
+    custody: resolveCustodyOption(input.custody),
   };
 }
 

@@ -114,6 +114,33 @@ export class Producer {
   }
 
   /**
+   * For adapters that must know at once whether the ring took an event (stream backpressure):
+   * like {@link emitEncoded}, but returns `undefined`, having written nothing, when the ring has
+   * no room right now (whatever `onFull` says). A returned promise is the event's ack; it rejects
+   * for a refused event (closed or faulted sink, too large), also decided without writing.
+   *
+   * Why not `emitEncoded` and `pending`: an ack can settle inside the call (the writer made the
+   * frame durable before the ack was registered), so `pending` does not tell a claim from a refusal.
+   */
+  tryEmitEncoded(payload: Uint8Array): Promise<Ack> | undefined {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    const tooBig = this.#sizeError(payload.byteLength);
+    if (tooBig) return Promise.reject(tooBig);
+    // Behind this thread's waiting emits: taking the ring now would reorder them.
+    if (this.#waiting.length > 0) return undefined;
+    const frameBytes = frameBytesFor(payload.byteLength);
+    const ring = this.#ring;
+    const off = ring.claim(frameBytes, 1);
+    if (off < 0) return undefined;
+    const seq = ring.claimedFirstSeq;
+    ring.writeHeader(off, 0, payload.byteLength, seq, this.#nowUs(), FrameKind.EVENT);
+    ring.data.set(payload, off + FrameOffset.PAYLOAD);
+    ring.publish(off, frameBytes);
+    return this.#acks.add(seq, seq, false);
+  }
+
+  /**
    * Appends several events with one claim. Resolves with one ack per event, in order. The
    * events of one call are written together: all become durable, or all are rejected (a call
    * bigger than half the ring is split into several such groups).

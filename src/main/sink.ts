@@ -7,7 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
+import type { CustodyAction, CustodyRange } from '../compliance/custody.js';
+import {
+  type CustodyContext,
+  custodyRangeOf,
+  generateWithCustody,
+  recordCustody,
+  withCustody,
+} from '../compliance/custody-session.js';
 import type { RecordProof } from '../compliance/prove.js';
+import { signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
@@ -97,6 +106,8 @@ export class Sink {
   readonly #now: () => number;
   #audit: SealedSegmentAudit | undefined;
   #closePromise: Promise<void> | undefined;
+  /** Custody entries being appended in the background (deletions by local retention). */
+  #custodyPending: Promise<unknown> = Promise.resolve();
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
@@ -283,6 +294,7 @@ export class Sink {
     this.#replication = manager;
     this.#metrics?.attachReplication(manager);
     this.events.on('sealed', (segment) => manager.enqueue(segment));
+    manager.events.on('deleted', (segments) => this.#recordDeletion(segments));
     if (this.options.ack !== 'replicated') return;
     const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
     const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);
@@ -335,7 +347,8 @@ export class Sink {
         new IronlogError(ErrorCodes.NOT_CHECKPOINTED, 'sink.prove needs a sink opened with the signing option'),
       );
     }
-    return this.#checkpointer.prove(seq);
+    const checkpointer = this.#checkpointer;
+    return withCustody(this.#custody('prove', { seq }), () => checkpointer.prove(seq));
   }
 
   /** With `signing`: the last signed checkpoint and each witness's state; undefined without. */
@@ -350,20 +363,64 @@ export class Sink {
   async *replay(options: ReplayOptions = {}): AsyncGenerator<WalRecord> {
     const durable = this.#state.durableSeq;
     const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
-    yield* readWal(this.options.dir, { ...options, toSeq, live: true });
+    const range = custodyRangeOf(options);
+    yield* generateWithCustody(this.#custody('replay', range), () =>
+      readWal(this.options.dir, { ...options, toSeq, live: true }),
+    );
   }
 
   /** Checks every checksum, the hash chain, seals and seq continuity of what is durable now. */
   async verify(): Promise<VerifyReport> {
-    await this.flush();
-    // The sink's own directory: empty before the first event is a valid, empty log.
-    const report = await verifyWal(this.options.dir, {
-      live: true,
-      throughSeq: this.#state.durableSeq,
-      allowEmpty: true,
-    });
+    const report = await withCustody(
+      this.#custody('verify'),
+      async () => {
+        await this.flush();
+        // The sink's own directory: empty before the first event is a valid, empty log.
+        return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq, allowEmpty: true });
+      },
+      (r) => (r.valid ? { status: 'ok' } : { status: 'problems', problems: r.problems.length }),
+    );
     this.#metrics?.recordCorruptions(report.problems.length);
     return report;
+  }
+
+  /** One custody entry (`delete`, the seq range and the files) per local-retention run that deleted segments. */
+  #recordDeletion(
+    segments: readonly { readonly firstSeq: number; readonly lastSeq: number; readonly file: string }[],
+  ): void {
+    const first = segments[0];
+    const last = segments[segments.length - 1];
+    if (first === undefined || last === undefined) return;
+    const ctx = this.#custody('delete', { fromSeq: first.firstSeq, toSeq: last.lastSeq });
+    const details = {
+      reason: 'local retention',
+      segments: segments.length,
+      firstFile: first.file,
+      lastFile: last.file,
+    };
+    this.#custodyPending = this.#custodyPending
+      .then(() => recordCustody({ ...ctx, details }))
+      .catch((err: unknown) => {
+        process.emitWarning(
+          `the custody entry of a local-retention deletion could not be written: ${String(err)}`,
+          'IronlogCustodyWarning',
+        );
+      });
+  }
+
+  /** The custody context of an action of this sink (option `custody`; a signed sink's key signs). */
+  #custody(action: CustodyAction, range?: CustodyRange): CustodyContext {
+    const dir = this.options.dir;
+    return {
+      action,
+      target: dir,
+      walDir: dir,
+      via: 'library',
+      option: this.options.custody,
+      ...(range ? { range } : {}),
+      // A signed sink signs its custody entries with its log key (unless custody.key says otherwise).
+      ...(this.options.signing ? { defaultKey: signerKeyOf(this.options.signing) } : {}),
+    };
   }
 
   /**
@@ -401,6 +458,7 @@ export class Sink {
       // After the writer stopped: the close checkpoint covers everything durable.
       await this.#checkpointer?.close();
       await this.#replication?.close();
+      await this.#custodyPending;
       this.#lock.release();
     }
   }

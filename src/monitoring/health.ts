@@ -34,7 +34,7 @@ export interface IntegrityStatus {
   readonly durationMs?: number;
 }
 
-/** Thresholds of {@link checkHealth}. */
+/** Thresholds of the health check (`sink.health(options)`, `/health` of `ironlog serve`). */
 export interface HealthOptions {
   /** Not ready below this many free bytes on the WAL's file system. Default: 2 × segmentBytes. */
   minDiskFreeBytes?: number;
@@ -60,7 +60,7 @@ export interface ReplicationHealth {
   readonly backends: readonly BackendReplicationStatus[];
 }
 
-/** What {@link checkHealth} reports. */
+/** What the health check reports (`sink.health()`, `/health` of `ironlog serve`). */
 export interface HealthReport {
   /**
    * `ok` (ready, replication healthy), `degraded` (live, but not ready or replication unhealthy)
@@ -109,7 +109,7 @@ export interface HealthReport {
   readonly checkedAt: string;
 }
 
-/** What {@link checkHealth} looks at. */
+/** What the health check (`checkHealth`) looks at. */
 export interface HealthSource {
   readonly dir: string;
   readonly sab: SharedArrayBuffer;

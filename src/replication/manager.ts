@@ -25,7 +25,7 @@ export type { ReplicateResult, ReplicateRunner, ReplicateTask } from './task.js'
 
 const debug = debuglog('ironlog');
 
-/** Events of {@link ReplicationManager.events}. */
+/** Events of `sink.replicationEvents` (the replication manager's emitter); see `docs/replication.md`. */
 export interface ReplicationEvents {
   /** A segment reached quorum. */
   replicated: [segment: { firstSeq: number; lastSeq: number }];
@@ -33,6 +33,8 @@ export interface ReplicationEvents {
   alert: [error: IronlogError, backend: string];
   /** A retryable backend failure. */
   backendError: [error: IronlogError, backend: string];
+  /** Local retention deleted these sealed segments from the WAL directory (one event per run; the chain of custody records it). */
+  deleted: [segments: readonly { readonly firstSeq: number; readonly lastSeq: number; readonly file: string }[]];
 }
 
 /** Arguments of {@link ReplicationManager.create}. */
@@ -251,9 +253,15 @@ export class ReplicationManager {
   async #applyRetention(): Promise<void> {
     const lr = this.#opts.localRetention;
     if (!retentionDeletes(lr) || this.#closing) return;
+    const kept = this.#manifest.sorted().filter((seg) => seg.localDeletedAtMs === undefined);
     if (await deleteRetainedSegments(this.#dir, this.#manifest, lr, this.#now())) {
+      const deleted = kept.filter((seg) => seg.localDeletedAtMs !== undefined);
       this.#compact();
       await this.#save();
+      this.events.emit(
+        'deleted',
+        deleted.map((seg) => ({ firstSeq: seg.firstSeq, lastSeq: seg.lastSeq, file: seg.file })),
+      );
     }
   }
 }

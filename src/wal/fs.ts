@@ -12,18 +12,27 @@ import * as fs from 'node:fs';
 export interface WalFs {
   /** `fs.openSync`. The WAL uses `'r'` (read only), `'r+'` (read/write) and `'w+'` (create a segment). */
   openSync(path: string, flags: string, mode?: number): number;
+  /** `fs.closeSync`. */
   closeSync(fd: number): void;
   /** Positioned write (`pwrite`). Returns the number of bytes written (may be short). */
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** Positioned read (`pread`). Returns the number of bytes read (0 at end of file). */
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  /** `fdatasync`: the data (and the size) reach the disk; what an ack waits for. Throws `EIO`/`ENOSPC`. */
   fdatasyncSync(fd: number): void;
+  /** `fsync`: data and all metadata; used for directories (a new or renamed entry) and tile files. */
   fsyncSync(fd: number): void;
+  /** `ftruncate`: cuts a torn tail or a failed batch, and finishes a seal. */
   ftruncateSync(fd: number, length: number): void;
+  /** `fs.fstatSync`; only `size` is used. */
   fstatSync(fd: number): { readonly size: number };
+  /** `rename`: the atomic step of a file update (write temp, fsync, rename, fsync dir), e.g. hash tiles. */
   renameSync(oldPath: string, newPath: string): void;
+  /** `fs.unlinkSync`: removes a half-created segment or a temp file. */
   unlinkSync(path: string): void;
+  /** `fs.readdirSync`: lists the segments of the WAL directory. */
   readdirSync(path: string): string[];
+  /** `fs.mkdirSync`: creates the WAL directory. */
   mkdirSync(path: string, options?: { recursive?: boolean }): void;
 }
 
