@@ -10,11 +10,12 @@ import { summarizeWal } from '../monitoring/wal-summary.js';
 import { readWal } from '../wal/reader.js';
 import { dateArg, seqArg } from './args.js';
 import { compileFilter, type FilterRecord, type RecordFilter } from './filter.js';
+import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.js';
 import { parseColumnSpecs } from './parquet-columns.js';
 import { exportParquet, kDefaultRowGroupRows } from './parquet-writer.js';
 import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
 
-interface ExportOptions {
+interface ExportOptions extends KeyCliOptions {
   dir: string;
   format: 'ndjson' | 'csv' | 'json' | 'parquet';
   output: string;
@@ -69,7 +70,7 @@ function openPartial(output: string, partial: string): number {
 
 /** `ironlog export`: records to a file as NDJSON, CSV, JSON or Parquet. */
 export function registerExport(program: Command): void {
-  program
+  const exportCmd = program
     .command('export')
     .description('write the records of a WAL (optionally filtered) to a file as NDJSON, CSV, JSON or Parquet')
     .requiredOption('--dir <dir>', 'the WAL directory')
@@ -95,7 +96,8 @@ export function registerExport(program: Command): void {
       `Parquet: rows per row group (memory is bounded by one row group); default ${kDefaultRowGroupRows}`,
       seqArg,
     )
-    .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)')
+    .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)');
+  addKeyOptions(exportCmd, true)
     .addHelpText(
       'after',
       `
@@ -184,12 +186,15 @@ Examples:
         if (opts.format === 'json') await out.write('[');
         if (opts.format === 'csv') await out.write(stringify([['seq', 'time', ...(columns ?? ['event'])]]));
         let n = 0;
-        for await (const r of readWal(opts.dir, {
+        // Sealed fields decrypted with the keys (--key-file, $IRONLOG_KEYS, KMS), or marked (--no-decrypt).
+        const open = recordOpenerFor(opts.dir, opts);
+        for await (const raw of readWal(opts.dir, {
           fromSeq: opts.fromSeq,
           toSeq: opts.toSeq,
           from: opts.from,
           to: opts.to,
         })) {
+          const r = await open(raw);
           if (bar && (++n & 1023) === 0) bar.update(r.seq - firstSeq + 1);
           const rec: FilterRecord = recordJson(r);
           if (filter && !filter(rec)) continue;

@@ -10,6 +10,7 @@ import { ErrorCodes, errnoCode, isIronlogError } from '../core/errors.js';
 import { registerBench } from './bench.js';
 import { registerCheckpoint } from './checkpoint.js';
 import { finishCustodyOnError, installCustodyHooks, registerCustody } from './custody.js';
+import { registerErase } from './erase.js';
 import { registerExport } from './export.js';
 import { registerKeygen } from './keygen.js';
 import { registerMonitor } from './monitor.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerExport(program);
   registerRecover(program);
+  registerErase(program);
   registerStats(program);
   registerServe(program);
   registerMonitor(program);

@@ -15,9 +15,10 @@ import {
   sleepUnlessStopped,
 } from './args.js';
 import { compileFilter, type RecordFilter } from './filter.js';
+import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.js';
 import { beforeBrokenPipeExit, ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
 
-interface ReplayOptions {
+interface ReplayOptions extends KeyCliOptions {
   dir?: string;
   /** A replicated history (backend URL). */
   source?: string;
@@ -53,7 +54,7 @@ async function walFingerprint(dir: string): Promise<string> {
 
 /** `ironlog replay`: records in seq order, optionally following a live WAL. */
 export function registerReplay(program: Command): void {
-  program
+  const replay = program
     .command('replay')
     .description(
       'print the records of a WAL directory in seq order (optionally following new ones, like tail -f), or of a replicated multi-node history merged by time',
@@ -84,7 +85,8 @@ export function registerReplay(program: Command): void {
       new Option('--poll-interval <duration>', 'how often --follow looks for new records (100ms, 1s)')
         .argParser(positiveDurationMs)
         .default(250, '250ms'),
-    )
+    );
+  addKeyOptions(replay, true)
     .addHelpText(
       'after',
       `
@@ -137,7 +139,9 @@ Examples:
       const printer = new RecordPrinter(new ChunkWriter(process.stdout), opts.format, filter, false);
       const out = printer.out;
       await printer.begin();
-      const print = (r: WalRecord): Promise<void> => printer.print(r);
+      // Sealed fields decrypted with the keys (--key-file, $IRONLOG_KEYS, KMS), or marked (--no-decrypt).
+      const open = recordOpenerFor(dir, opts);
+      const print = async (r: WalRecord): Promise<void> => printer.print(await open(r));
       const toSeq = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
       let nextSeq = opts.fromSeq ?? 1;
       const stop = opts.follow ? listenForStop() : undefined;

@@ -64,6 +64,18 @@ export interface MaskingOptions {
   readonly scanCardNumbers?: boolean;
 }
 
+/** Cached transitions out of one state set. */
+interface Transition {
+  readonly byKey: Map<string, Step>;
+  byIndex: Step | undefined;
+}
+/** A state set and the first rule completed there (-1: none). */
+interface Step {
+  readonly states: PathState[];
+  readonly rule: number;
+}
+const kMaxCachedKeys = 4096;
+
 /** The text `redact` puts in place of a value. */
 export const kRedacted = '[REDACTED]';
 
@@ -92,6 +104,9 @@ export class Masker {
   readonly #start: readonly PathState[];
   /** True when every string must be visited (patterns or the card scan). */
   readonly #walkAll: boolean;
+  /** Memoized NFA steps (see {@link Masker.#step}). */
+  readonly #transitions = new WeakMap<readonly PathState[], Transition>();
+  readonly #interned = new Map<string, Step>();
 
   /** Use {@link compileMasking}, which validates the options first. */
   constructor(
@@ -183,8 +198,16 @@ export class Masker {
   }
 
   #child(child: unknown, states: readonly PathState[], key: string | number, depth: number, stack: object[]): unknown {
-    const next = states.length === 0 ? states : stepStates(this.#paths, states, key);
-    const rule = next.length === 0 ? -1 : completedRule(this.#paths, next);
+    let next: readonly PathState[];
+    let rule: number;
+    if (states.length === 0) {
+      next = states;
+      rule = -1;
+    } else {
+      const step = this.#step(states, key);
+      next = step.states;
+      rule = step.rule;
+    }
     if (rule >= 0) return this.#act(child, this.#actions[rule] as MaskAction, this.#paths[rule] as FieldPath);
     return this.#visit(child, next, depth + 1, stack);
   }
@@ -216,6 +239,44 @@ export class Masker {
         );
       }
     }
+  }
+
+  /**
+   * {@link stepStates} + {@link completedRule}, memoized (a lazily built DFA): the state sets are
+   * the same few arrays over and over (with `**` rules, nearly every node has the same set), so
+   * each step is a map lookup instead of a closure over Sets. Array indexes all step alike.
+   */
+  #step(states: readonly PathState[], key: string | number): Step {
+    let t = this.#transitions.get(states);
+    if (t === undefined) {
+      t = { byKey: new Map(), byIndex: undefined };
+      this.#transitions.set(states, t);
+    }
+    if (typeof key === 'number') {
+      t.byIndex ??= this.#intern(stepStates(this.#paths, states, key));
+      return t.byIndex;
+    }
+    let hit = t.byKey.get(key);
+    if (hit === undefined) {
+      hit = this.#intern(stepStates(this.#paths, states, key));
+      // Bounded: events with unbounded key spaces (ids as keys) must not grow the cache forever.
+      if (t.byKey.size < kMaxCachedKeys) t.byKey.set(key, hit);
+    }
+    return hit;
+  }
+
+  /** The one canonical array (and its completed rule) of a state set, so it can key the cache. */
+  #intern(states: PathState[]): Step {
+    const id = states
+      .map((s) => s.rule * 65536 + s.at)
+      .sort((a, b) => a - b)
+      .join(',');
+    let hit = this.#interned.get(id);
+    if (hit === undefined) {
+      hit = { states, rule: states.length === 0 ? -1 : completedRule(this.#paths, states) };
+      if (this.#interned.size < kMaxCachedKeys) this.#interned.set(id, hit);
+    }
+    return hit;
   }
 
   #maskText(text: string): string {

@@ -22,11 +22,14 @@ export interface PseudonymKey {
 export const kPseudonymPrefix = 'ps1';
 const kKeyIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const kMinKeyBytes = 32;
+/** Tokens kept in memory per key (cleared when full). */
+const kMaxCachedTokens = 10_000;
 
 /** A validated key, ready to make tokens. */
 export class Pseudonymizer {
   readonly keyId: string;
   readonly #key: Buffer;
+  readonly #cache = new Map<string, string>();
 
   constructor(key: PseudonymKey, where = 'options.pseudonymization') {
     if (typeof key !== 'object' || key === null) {
@@ -68,8 +71,14 @@ export class Pseudonymizer {
       default:
         throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `cannot pseudonymize a value of type ${typeof value}`);
     }
+    // Audit logs repeat the same ids over and over: a bounded cache saves the HMAC (~5 us each).
+    const hit = this.#cache.get(typed);
+    if (hit !== undefined) return hit;
     const mac = createHmac('sha256', this.#key).update(typed, 'utf8').digest('base64url');
-    return `${kPseudonymPrefix}.${this.keyId}.${mac}`;
+    const token = `${kPseudonymPrefix}.${this.keyId}.${mac}`;
+    if (this.#cache.size >= kMaxCachedTokens) this.#cache.clear();
+    this.#cache.set(typed, token);
+    return token;
   }
 }
 

@@ -88,6 +88,17 @@ export const ErrorCodes = {
   CUSTODY_LOCKED: 'ERR_IRONLOG_CUSTODY_LOCKED',
   /** The custody log's last entry cannot be read, so no new entry can be chained to it: run `ironlog custody verify`. */
   CUSTODY_CORRUPT: 'ERR_IRONLOG_CUSTODY_CORRUPT',
+  // data protection (issue 11: masking, key providers, encryption, crypto-shredding)
+  /** A key needed to decrypt (a data key or a subject key) is not in the key store or the provider refused it. */
+  KEY_UNAVAILABLE: 'ERR_IRONLOG_KEY_UNAVAILABLE',
+  /** AES-256-GCM authentication failed: the ciphertext, its key id or its position was altered, or the key is wrong. */
+  DECRYPT: 'ERR_IRONLOG_DECRYPT',
+  /** A key provider (static, env, file, AWS KMS, custom) failed or refused a request. */
+  KEY_PROVIDER: 'ERR_IRONLOG_KEY_PROVIDER',
+  /** A key provider did not answer within its timeout; nothing was written. */
+  KEY_PROVIDER_TIMEOUT: 'ERR_IRONLOG_KEY_PROVIDER_TIMEOUT',
+  /** An event has no usable subject at the configured subject path (or is not an object). Nothing was written. */
+  SUBJECT: 'ERR_IRONLOG_SUBJECT',
   // WAL readers, verify and recover (issue 9)
   /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */
   WAL_EMPTY: 'ERR_IRONLOG_WAL_EMPTY',

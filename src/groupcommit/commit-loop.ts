@@ -32,6 +32,18 @@ export interface CommitLoopDeps {
   /** Called when the WAL faults and when the fault clears (the worker turns these into messages). */
   readonly onFault?: (error: IronlogError) => void;
   readonly onFaultCleared?: (gapFromSeq: number, gapToSeq: number) => void;
+  /** Record payload encryption (issue 11), when on. */
+  readonly sealer?: RecordSealerHook | undefined;
+}
+
+/** What the loop needs to encrypt record payloads (implemented in `compliance/record-crypto.ts`). */
+export interface RecordSealerHook {
+  /** A data key is ready for the next batch (rotating when due); false when none came in time. */
+  prepare(segmentFirstSeq: number): boolean;
+  /** The encrypted record body of one payload. */
+  seal(seq: number, src: Uint8Array, offset: number, bytes: number): Uint8Array;
+  /** What the records of a batch fail with when `prepare` returned false. */
+  readonly unavailable: IronlogError;
 }
 
 /** How long the loop sleeps when idle and nothing else is due. */
@@ -100,7 +112,14 @@ class CommitLoop {
     this.#state = new CommitState(deps.sab);
     this.#stats = new WriterStats(deps.sab);
     this.#syncEveryBatch = deps.init.syncMode === 'batch' || deps.init.syncMode === 'always';
-    this.#drainBytes = deps.init.syncMode === 'always' ? 1 : deps.init.maxBatchBytes;
+    // Encrypted WAL frames are up to 3x a tiny ring frame (kid + tag, issue 11): drain less, so
+    // a batch still fits in an empty segment.
+    this.#drainBytes =
+      deps.init.syncMode === 'always'
+        ? 1
+        : deps.sealer
+          ? Math.ceil(deps.init.maxBatchBytes / 3)
+          : deps.init.maxBatchBytes;
     this.#lastSyncMs = this.#now();
     this.#lastAgeCheckMs = this.#now();
   }
@@ -109,7 +128,10 @@ class CommitLoop {
     for (;;) {
       if (this.#consumer.hasData()) {
         if (this.#fault) this.rejectWhileFaulted(this.#fault);
-        else this.commitTurn();
+        else if (this.#deps.sealer && !this.#deps.sealer.prepare(this.#wal.segmentFirstSeq)) {
+          // No data key: fail closed (the frames are rejected through the fault path, never stored in clear).
+          this.enterFault(this.#deps.sealer.unavailable, this.#wal.lastSeq + 1, this.#wal.lastSeq);
+        } else this.commitTurn();
         continue;
       }
       const t = this.#now();
@@ -248,6 +270,13 @@ class CommitLoop {
     seq: number,
     timeUs: number,
   ): void => {
+    const sealer = this.#deps.sealer;
+    if (sealer) {
+      // Record encryption (issue 11): the body is the ciphertext, flags bit 0 (RecordFlags.ENCRYPTED).
+      const body = sealer.seal(seq, data, payloadOffset, payloadBytes);
+      this.#wal.batch.addRecord(seq, timeUs, 1, body, 0, body.length);
+      return;
+    }
     this.#wal.batch.addRecord(seq, timeUs, 0, data, payloadOffset, payloadBytes);
   };
 

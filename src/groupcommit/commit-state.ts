@@ -143,6 +143,8 @@ export const kSharedErrorCodes: readonly ErrorCode[] = Object.freeze([
   ErrorCodes.WAL_FAULTED,
   ErrorCodes.CLOSED,
   ErrorCodes.WORKER_EXITED,
+  // data protection (issue 11): no data key arrived in time, records refused unwritten
+  ErrorCodes.KEY_PROVIDER_TIMEOUT,
 ]);
 
 /** The shared-memory integer of `code` (INTERNAL's 0 for codes not in the table). */

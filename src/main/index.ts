@@ -44,6 +44,30 @@ export {
   recordCustody,
 } from '../compliance/custody-session.js';
 export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
+// ---- data protection (issue 11) ----
+export {
+  type AwsKmsOptions,
+  awsKmsKeyProvider,
+  envKeyProvider,
+  fileKeyProvider,
+  type GeneratedDataKey,
+  type KeyContext,
+  type KeyProvider,
+  type KeyProviderSpec,
+  type StaticKeysOptions,
+  staticKeyProvider,
+} from '../compliance/keys.js';
+export { kErased } from '../compliance/keystore.js';
+export type { FieldMaskRule, MaskAction, MaskingOptions, PatternMaskRule } from '../compliance/mask.js';
+export {
+  checkDecryption,
+  type DecryptionReport,
+  type DecryptOptions,
+  type EraseSubjectResult,
+  eraseSubject,
+  readProtectedWal,
+} from '../compliance/protected-read.js';
+export type { SubjectEncryptionOptions } from '../compliance/protection.js';
 export {
   type ConsistencyProof,
   formatConsistencyProof,
@@ -52,6 +76,7 @@ export {
   type VerifiedProof,
   verifyProofText,
 } from '../compliance/prove.js';
+export type { PseudonymKey } from '../compliance/pseudonymize.js';
 export type { ResolvedSigningOptions, SigningOptions, WitnessOptions } from '../compliance/signing-options.js';
 export type { CheckpointEvent } from '../compliance/time-note.js';
 export type {
@@ -96,6 +121,7 @@ export type {
   WalRecord,
 } from '../wal/index.js';
 export type { SealedSegment } from '../wal/sealed-segment.js';
+export { SealedValue } from '../wal/sealed-value.js';
 // The offline entry points with the chain of custody (one custody entry per call).
 export {
   type CustodialOptions,

@@ -1,5 +1,15 @@
 import type { Registry } from 'prom-client';
 import { type CustodyOption, type CustodyOptions, resolveCustodyOption } from '../compliance/custody-session.js';
+// ---- data protection (issue 11) ----
+import type { KeyProvider, KeyProviderSpec } from '../compliance/keys.js';
+import type { MaskingOptions } from '../compliance/mask.js';
+import {
+  type EncryptionOptions,
+  type ProtectionConfig,
+  resolveProtectionOptions,
+  type SubjectEncryptionOptions,
+} from '../compliance/protection.js';
+import type { PseudonymKey } from '../compliance/pseudonymize.js';
 import {
   type ResolvedSigningOptions,
   resolveSigningOptions,
@@ -7,6 +17,7 @@ import {
 } from '../compliance/signing-options.js';
 import { invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
+// ---- end data protection ----
 import {
   type ReplicationOptions,
   type ResolvedReplicationOptions,
@@ -111,6 +122,21 @@ export interface SinkOptions {
    * extra code at all; with metrics on, each emit call costs a timestamp and a few additions more.
    */
   metrics?: Registry | boolean;
+  // ---- data protection (issue 11; docs/compliance/data-protection.md) ----
+  /** Masking rules (field paths, patterns, card preset, Luhn scan), applied in the producer before encoding. Default: none. */
+  masking?: MaskingOptions;
+  /** Key of the `pseudonymize` masking action: `{ keyId, key }` (at least 32 bytes). Default: none. */
+  pseudonymization?: PseudonymKey;
+  /** Crypto-shredding: a subject's personal fields sealed under a per-subject key (needs `keyProvider`). Default: off. */
+  subjectEncryption?: SubjectEncryptionOptions;
+  /** Master keys that wrap data and subject keys: `{ type: 'static' | 'env' | 'file' | 'aws-kms', ... }` or a KeyProvider object. */
+  keyProvider?: KeyProviderSpec | KeyProvider;
+  /**
+   * Record payload encryption with AES-256-GCM in the writer (envelope: data keys wrapped by
+   * `keyProvider`, rotated per writer start, per segment and per `recordsPerDataKey`). Default off.
+   */
+  encryption?: boolean | EncryptionOptions;
+  // ---- end data protection ----
 }
 
 /** {@link SinkOptions} after validation and defaults. */
@@ -136,6 +162,8 @@ export interface ResolvedSinkOptions {
   readonly signing: ResolvedSigningOptions | undefined;
   /** The `custody` option, validated (undefined: the defaults). */
   readonly custody: CustodyOptions | false | undefined;
+  /** Masking / pseudonymization / subject encryption, validated; undefined when none is set. */
+  readonly protection: ProtectionConfig | undefined;
 }
 
 /** The defaults of {@link SinkOptions} (every option but `dir`, `clock`, `walFsModule`, `replication` and `metrics`). */
@@ -196,6 +224,11 @@ const kKnownOptions = new Set([
   'metrics',
   'signing',
   'custody',
+  'masking',
+  'pseudonymization',
+  'subjectEncryption',
+  'keyProvider',
+  'encryption',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -314,6 +347,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     metrics,
     signing,
     custody: resolveCustodyOption(input.custody),
+    protection: resolveProtectionOptions(input),
   };
 }
 

@@ -3,13 +3,24 @@
  * copy, publish, and hand the ack to this thread's {@link AckWaiter}. One per thread: the main
  * thread's lives in the {@link Sink}; a worker thread gets its own with {@link connectProducer}.
  */
+
+// ---- data protection (issue 11) ----
+import type { KeyProvider } from '../compliance/keys.js';
+import {
+  EventProtector,
+  kNeedsKey,
+  type ProtectionConfig,
+  type ProtectionDescriptor,
+} from '../compliance/protection.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { type Ack, AckWaiter, stateError } from '../groupcommit/ack-waiter.js';
 import { CommitState, RingState, sharedErrorCode } from '../groupcommit/commit-state.js';
 import { FrameKind, FrameOffset, frameBytesFor } from '../ringbuffer/layout.js';
 import { RingProducer } from '../ringbuffer/ring.js';
-import { EventEncoder } from '../wal/event-codec.js';
+import { decodeEventPayload, EventEncoder } from '../wal/event-codec.js';
 import type { OnFull } from './options.js';
+
+// ---- end data protection ----
 
 export type { Ack };
 
@@ -24,6 +35,10 @@ export interface ProducerDescriptor {
   readonly maxEventBytes: number;
   readonly onFull: OnFull;
   readonly ack: 'durable' | 'written';
+  /** Masking, pseudonymization and subject-encryption rules, as data (undefined: none). */
+  readonly protection?: ProtectionDescriptor | undefined;
+  /** The WAL directory (its key store holds the subject keys). */
+  readonly dir?: string | undefined;
 }
 
 /** Options a producer is built with. */
@@ -32,6 +47,11 @@ export interface ProducerOptions {
   readonly onFull: OnFull;
   readonly ack: 'durable' | 'written';
   readonly clock?: (() => number) | undefined;
+  /** Data protection applied before encoding (see `src/compliance/protection.ts`). */
+  readonly protection?: ProtectionConfig | ProtectionDescriptor | undefined;
+  readonly dir?: string | undefined;
+  /** A key provider object for subject keys (overrides the one in `protection`). */
+  readonly keyProvider?: KeyProvider | undefined;
 }
 
 interface WaitingClaim {
@@ -65,8 +85,16 @@ export class Producer {
   #pumping = false;
   #scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
   #scratchView: DataView = new DataView(this.#scratch.buffer, this.#scratch.byteOffset, this.#scratch.byteLength);
+  /** Masking + subject sealing, when configured (issue 11). */
+  readonly #protector: EventProtector | undefined;
+  /** Set while an emit waits for a subject key: later emits of this thread queue behind it (order). */
+  #protectQueue: Promise<unknown> | undefined;
 
   constructor(sab: SharedArrayBuffer, options: ProducerOptions) {
+    this.#protector =
+      options.protection === undefined
+        ? undefined
+        : new EventProtector(options.protection, options.dir ?? '.', options.keyProvider);
     this.#ring = new RingProducer(sab);
     this.#acks = new AckWaiter(sab, options.ack);
     this.#state = new CommitState(sab);
@@ -90,6 +118,11 @@ export class Producer {
   emit(event: unknown): Promise<Ack> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
+    if (this.#protector !== undefined) return this.#protected([event], (e) => this.#emitPlain(e[0])) as Promise<Ack>;
+    return this.#emitPlain(event);
+  }
+
+  #emitPlain(event: unknown): Promise<Ack> {
     let payload: Buffer;
     try {
       payload = this.#encode(event);
@@ -107,6 +140,14 @@ export class Producer {
       return Promise.reject(
         new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'emitEncoded() takes a Uint8Array of msgpack bytes'),
       );
+    }
+    // With protection rules, encoded bytes go through them too (decoded, protected, re-encoded).
+    if (this.#protector !== undefined) {
+      try {
+        return this.emit(decodeProtected(payload));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     const tooBig = this.#sizeError(payload.byteLength);
     if (tooBig) return Promise.reject(tooBig);
@@ -152,6 +193,9 @@ export class Producer {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
     if (events.length === 0) return Promise.resolve([]);
+    if (this.#protector !== undefined) {
+      return this.#protected(events, (e) => this.#emitMany(e.length, (i) => this.#encode(e[i]))) as Promise<Ack[]>;
+    }
     return this.#emitMany(events.length, (i) => this.#encode(events[i]));
   }
 
@@ -165,6 +209,20 @@ export class Producer {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
     if (payloads.length === 0) return Promise.resolve([]);
+    if (this.#protector !== undefined) {
+      try {
+        return this.emitBatch(
+          payloads.map((p, i) => {
+            if (!(p instanceof Uint8Array)) {
+              throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, `emitEncodedBatch(): item ${i} is not a Uint8Array`);
+            }
+            return decodeProtected(p);
+          }),
+        );
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return this.#emitMany(payloads.length, (i) => {
       const p = payloads[i];
       if (!(p instanceof Uint8Array)) {
@@ -202,9 +260,46 @@ export class Producer {
   /** Releases this thread's timers. Outstanding acks are not waited for. */
   dispose(): void {
     this.#acks.dispose();
+    this.#protector?.dispose();
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /**
+   * Protects `events` (masking, subject sealing) and hands them to `send`. Synchronous when every
+   * subject key is in memory; otherwise the keys are fetched (or made and stored durably) first,
+   * and later emits of this thread wait behind, so the thread's order holds. A failure (bad
+   * subject, provider error or timeout) rejects this call only; nothing of it was written.
+   */
+  #protected(events: readonly unknown[], send: (protectedEvents: unknown[]) => Promise<unknown>): Promise<unknown> {
+    const protector = this.#protector as EventProtector;
+    if (this.#protectQueue === undefined) {
+      try {
+        const out: unknown[] = [];
+        for (const e of events) {
+          const p = protector.tryProtect(e);
+          if (p === kNeedsKey) break;
+          out.push(p);
+        }
+        if (out.length === events.length) return send(out);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    let ack: Promise<unknown> | undefined;
+    const entered = (this.#protectQueue ?? Promise.resolve())
+      .then(() => Promise.all(events.map((e) => protector.protect(e))))
+      .then((out) => {
+        const refused = this.#refusal();
+        ack = refused ? Promise.reject(refused) : send(out);
+      });
+    const queued = entered.catch(() => undefined);
+    this.#protectQueue = queued;
+    void queued.then(() => {
+      if (this.#protectQueue === queued) this.#protectQueue = undefined;
+    });
+    return entered.then(() => ack);
+  }
 
   #refusal(): IronlogError | undefined {
     const st = this.#state.state;
@@ -388,7 +483,10 @@ function writeFrameHeader(view: DataView, at: number, frameBytes: number, payloa
  * to this thread or passed in `workerData`). The producer emits into the same ring, with the same
  * durability; call `dispose()` when the thread is done with it.
  */
-export function connectProducer(descriptor: ProducerDescriptor, options: { clock?: () => number } = {}): Producer {
+export function connectProducer(
+  descriptor: ProducerDescriptor,
+  options: { clock?: () => number; keyProvider?: KeyProvider } = {},
+): Producer {
   if (
     typeof descriptor !== 'object' ||
     descriptor === null ||
@@ -411,5 +509,21 @@ export function connectProducer(descriptor: ProducerDescriptor, options: { clock
     onFull: descriptor.onFull,
     ack: descriptor.ack,
     clock: options.clock,
+    protection: descriptor.protection,
+    dir: descriptor.dir,
+    keyProvider: options.keyProvider,
   });
+}
+
+/** Decodes an `emitEncoded` payload so protection rules can apply; `ERR_IRONLOG_ENCODE` when it is not msgpack. */
+function decodeProtected(payload: Uint8Array): unknown {
+  try {
+    return decodeEventPayload(payload);
+  } catch (err) {
+    throw new IronlogError(
+      ErrorCodes.ENCODE,
+      'emitEncoded(): the sink has masking or subject rules, so the payload must be valid msgpack; nothing was written',
+      { cause: err },
+    );
+  }
 }

@@ -15,6 +15,9 @@ import {
   recordCustody,
   withCustody,
 } from '../compliance/custody-session.js';
+import { resolveKeyProvider } from '../compliance/keys.js';
+import { readProtectedWal } from '../compliance/protected-read.js';
+import { protectionDescriptor } from '../compliance/protection.js';
 import type { RecordProof } from '../compliance/prove.js';
 import { signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
@@ -29,8 +32,9 @@ import { acquireDirLock, type DirLock } from '../wal/dir-lock.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';
-import type { WriterInit, WriterToMain } from '../workers/messages.js';
+import type { WriterEncryptionInit, WriterInit, WriterToMain } from '../workers/messages.js';
 import { CheckpointerHandle } from './checkpointing.js';
+import type { DataKeyFeeder } from './data-keys.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
@@ -111,6 +115,8 @@ export class Sink {
   #closed: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #exited = false;
   readonly #exitPromise: Promise<void>;
+  /** @internal Run once when the sink closes (the data-key feeder of record encryption, issue 11). */
+  readonly closeHooks: Array<() => void> = [];
 
   /** Use {@link openSink}: the writer worker must be running and have attached first. */
   private constructor(
@@ -132,6 +138,8 @@ export class Sink {
       // 'replicated' = durable ack first, then the quorum wait added by [kAttachReplication]().
       ack: options.ack === 'replicated' ? 'durable' : options.ack,
       clock,
+      protection: options.protection,
+      dir: options.dir,
     });
     worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
     worker.on('error', (err) => this.#onWorkerGone(err));
@@ -187,6 +195,9 @@ export class Sink {
       maxEventBytes: this.options.maxEventBytes,
       onFull: this.options.onFull,
       ack: this.options.ack === 'replicated' ? 'durable' : this.options.ack,
+      ...(this.options.protection
+        ? { protection: protectionDescriptor(this.options.protection), dir: this.options.dir }
+        : {}),
     };
   }
 
@@ -364,8 +375,12 @@ export class Sink {
     const durable = this.#state.durableSeq;
     const toSeq = options.toSeq === undefined ? durable : Math.min(options.toSeq, durable);
     const range = custodyRangeOf(options);
+    const kp = this.options.protection?.keyProvider;
     yield* generateWithCustody(this.#custody('replay', range), () =>
-      readWal(this.options.dir, { ...options, toSeq, live: true }),
+      kp !== undefined
+        ? // Sealed subject fields come back decrypted ('[ERASED]' once erased): issue 11.
+          readProtectedWal(this.options.dir, { ...options, toSeq, live: true, keyProvider: kp })
+        : readWal(this.options.dir, { ...options, toSeq, live: true }),
     );
   }
 
@@ -452,6 +467,7 @@ export class Sink {
         await this.#exitPromise;
       }
     } finally {
+      for (const hook of this.closeHooks.splice(0)) hook();
       this.#producer.dispose();
       await this.#audit?.stop();
       this.#metrics?.dispose();
@@ -537,6 +553,13 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
   const lock = acquireDirLock(dir);
+  // ---- data protection (issue 11): record encryption's first data keys, before the writer starts ----
+  let sinkRef: Sink | undefined;
+  const dataKeys = await startDataKeys(resolved, dir, (err) => sinkRef?.events.emit('fault', err)).catch((err) => {
+    lock.release();
+    throw err;
+  });
+  // ---- end data protection ----
   const init: WriterInit = {
     dir,
     nodeId: resolved.nodeId,
@@ -550,11 +573,16 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     faultRetryMs: kFaultRetryMs,
     walFsModule: resolved.walFsModule,
     walFsModuleData: resolved.walFsModuleData,
+    encryption: dataKeys?.init,
   };
   let worker: Worker;
   try {
-    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), { workerData: init });
+    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), {
+      workerData: init,
+      transferList: dataKeys ? [dataKeys.init.port] : [],
+    });
   } catch (err) {
+    dataKeys?.feeder.close();
     lock.release();
     throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
       cause: err,
@@ -595,10 +623,13 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     });
   } catch (err) {
     await worker.terminate();
+    dataKeys?.feeder.close();
     lock.release();
     throw err;
   }
   const sink = Sink[kCreate]({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  sinkRef = sink;
+  if (dataKeys) sink.closeHooks.push(() => dataKeys.feeder.close());
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
@@ -640,4 +671,22 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   }
   sink[kStartSealedAudit]();
   return sink;
+}
+
+/** Record encryption (issue 11): starts the data-key feeder (loaded only when encryption is on). */
+async function startDataKeys(
+  resolved: ResolvedSinkOptions,
+  dir: string,
+  onError: (err: IronlogError) => void,
+): Promise<{ feeder: DataKeyFeeder; init: WriterEncryptionInit } | undefined> {
+  const enc = resolved.protection?.encryption;
+  const kp = resolved.protection?.keyProvider;
+  if (enc === undefined || kp === undefined) return undefined;
+  const { DataKeyFeeder } = await import('./data-keys.js');
+  const provider = resolveKeyProvider(kp);
+  const feeder = await DataKeyFeeder.start(dir, resolved.nodeId, provider, onError);
+  return {
+    feeder,
+    init: { port: feeder.writerPort, recordsPerDataKey: enc.recordsPerDataKey, waitMs: provider.timeoutMs },
+  };
 }

@@ -12,6 +12,8 @@
  *   own encoding (`[name, message, cause]`) loses the stack and the code.
  */
 import { addExtension, Packr, Unpackr } from 'msgpackr';
+// Registers the msgpack extension of encrypted fields (issue 11), for every encoder and reader.
+import './sealed-value.js';
 
 /** True only while one of this module's encoders is packing: keeps the Error hook out of other Packrs. */
 let packingEvent = false;

@@ -6,6 +6,8 @@
  * Main -> writer control goes through shared memory only (the writer blocks in `Atomics.wait`,
  * so it would not see a message until it woke anyway): see `STATE` in `ringbuffer/layout.ts`.
  */
+
+import type { MessagePort } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 import type { RecordProof } from '../compliance/prove.js';
 import type { WireError } from '../core/errors.js';
@@ -27,6 +29,24 @@ export interface WriterInit {
   readonly faultRetryMs: number;
   readonly walFsModule: string | undefined;
   readonly walFsModuleData: unknown;
+  /** Record payload encryption (issue 11): data keys arrive on `port` ({@link DataKeyMessage}). */
+  readonly encryption?: WriterEncryptionInit | undefined;
+}
+
+/** Encryption part of {@link WriterInit}. */
+export interface WriterEncryptionInit {
+  /** Main -> writer: `DataKeyMessage`s; writer -> main: `{ type: 'data-key-used' }`. */
+  readonly port: MessagePort;
+  readonly recordsPerDataKey: number;
+  /** How long the writer waits for a key it must have (then records fail, unwritten). */
+  readonly waitMs: number;
+}
+
+/** A data key, stored (wrapped) in the key store before it is sent to the writer. */
+export interface DataKeyMessage {
+  readonly type: 'data-key';
+  readonly kid: string;
+  readonly key: Uint8Array;
 }
 
 /** Messages the writer worker posts to the main thread. */

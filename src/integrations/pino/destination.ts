@@ -58,7 +58,7 @@ export class IronlogDestination extends EventEmitter<IronlogDestinationEvents> {
   #ending: Promise<void> | undefined;
   readonly #opened: Promise<void>;
 
-  /** @internal Use {@link ironlogDestination}. */
+  /** Made by {@link ironlogDestination}; not meant to be called directly. */
   constructor(source: SinkSource, filter: unknown, maxBufferedBytes: number | undefined) {
     super();
     this.#filter = compileLogFilter<Record<string, unknown>>(filter, pinoLevels);

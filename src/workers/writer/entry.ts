@@ -3,7 +3,8 @@
  * loop until the sink closes. Wiring only; the logic lives in groupcommit/ and wal/.
  */
 import { pathToFileURL } from 'node:url';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { RecordEncryptor } from '../../compliance/record-crypto.js';
 import { ErrorCodes, IronlogError, isIronlogError } from '../../core/errors.js';
 import { runCommitLoop } from '../../groupcommit/commit-loop.js';
 import { CommitState, RingState } from '../../groupcommit/commit-state.js';
@@ -12,7 +13,7 @@ import { frameBytesFor } from '../../ringbuffer/layout.js';
 import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
 import { nodeWalFs, type WalFs } from '../../wal/fs.js';
 import { WalWriter } from '../../wal/writer.js';
-import type { WriterInit, WriterToMain } from '../messages.js';
+import type { DataKeyMessage, WriterInit, WriterToMain } from '../messages.js';
 
 const init = workerData as WriterInit;
 
@@ -40,6 +41,19 @@ async function loadFs(): Promise<WalFs> {
     );
   }
   return mod.createWalFs(nodeWalFs, init.walFsModuleData);
+}
+
+/** Record encryption (issue 11): data keys come from the main thread, read without the event loop. */
+function encryptor(): RecordEncryptor | undefined {
+  const enc = init.encryption;
+  if (enc === undefined) return undefined;
+  return new RecordEncryptor(init.nodeId, enc.recordsPerDataKey, enc.waitMs, () => {
+    const m = receiveMessageOnPort(enc.port)?.message as DataKeyMessage | undefined;
+    if (m === undefined) return undefined;
+    // Ask for the next one now, so a key is ready before it is needed.
+    enc.port.postMessage({ type: 'data-key-used' });
+    return { kid: m.kid, key: Buffer.from(m.key) };
+  });
 }
 
 async function main(): Promise<void> {
@@ -75,6 +89,7 @@ async function main(): Promise<void> {
       init,
       onFault: (error) => post({ type: 'fault', error: error.toWire() }),
       onFaultCleared: (gapFromSeq, gapToSeq) => post({ type: 'fault-cleared', gapFromSeq, gapToSeq }),
+      sealer: encryptor(),
     });
     wal.close();
     const lastSeq = wal.lastSeq;
