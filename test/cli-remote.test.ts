@@ -277,8 +277,9 @@ describe('ironlog replay/verify from a replicated history', () => {
     const backend = await runCli(['verify', '--source', url], kAwsEnv);
     expect(backend.code).toBe(2);
     expect(backend.stderr).toMatch(/ERR_IRONLOG_BACKEND/);
-    // An ISO time is still a time for replay --from (here with a local WAL).
-    const local = await runCli(['replay', '--dir', tmp.path, '--from', '2026-01-01T00:00:00Z']);
+    // An ISO time is still a time for replay --from (here with a local directory that holds no WAL:
+    // --allow-empty, since replay refuses an empty directory otherwise).
+    const local = await runCli(['replay', '--dir', tmp.path, '--allow-empty', '--from', '2026-01-01T00:00:00Z']);
     expect(local.code, local.stderr).toBe(0);
     const help = await runCli(['replay', '--help']);
     expect(help.stdout).toContain('--source <url>');

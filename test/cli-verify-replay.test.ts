@@ -74,14 +74,17 @@ describe('ironlog verify', () => {
     expect(bad.code, bad.stderr).toBe(1);
     const report = JSON.parse(bad.stdout) as {
       valid: boolean;
-      problems: Array<{ segment: string; offset: number; seqFrom?: number; kind: string }>;
+      problems: Array<{ segment: string; offset: number; seqFrom?: number; seqTo?: number; kind: string }>;
     };
     expect(report.valid).toBe(false);
     expect(report.problems.length).toBeGreaterThan(0);
     const p = report.problems[0];
     expect(p?.segment).toBe(segment);
     expect(p?.offset).toBeGreaterThan(0);
-    expect(p?.seqFrom).toBeLessThanOrEqual(301);
+    // What the damage costs: exactly the damaged event's seq (event i has seq i + 1).
+    expect(report.problems.filter((q) => q.kind === 'lost')).toEqual([
+      expect.objectContaining({ segment, seqFrom: 301, seqTo: 301 }),
+    ]);
     const text = await runCli(['verify', '--dir', tmp.path]);
     expect(text.code, text.stderr).toBe(1);
     expect(text.stdout).toContain('CORRUPT');
@@ -187,7 +190,8 @@ describe('ironlog recover', () => {
     damageEvent(tmp.path, 300);
     const out = tmp.join('recovered');
     const r = await runCli(['recover', '--input', tmp.path, '--output', out, '--json']);
-    expect(r.code, r.stderr).toBe(0);
+    // Records were lost: exit 1, the documented "damage found" (issue 9, item 5).
+    expect(r.code, r.stderr).toBe(1);
     const report = JSON.parse(r.stdout) as {
       recordsRecovered: number;
       lost: Array<{ fromSeq: number; toSeq: number }>;
@@ -204,6 +208,7 @@ describe('ironlog recover', () => {
       .map((l) => (JSON.parse(l) as { seq: number }).seq);
     expect(seqs).toEqual(Array.from({ length: kCount }, (_, k) => k + 1).filter((s) => s !== 301));
     const text = await runCli(['recover', '--input', tmp.path, '--output', tmp.join('again')]);
-    expect(text.stdout).toContain('lost seqs 301-301');
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('lost seqs 301-301');
   });
 });

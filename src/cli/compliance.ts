@@ -74,6 +74,8 @@ async function remoteHistory(url: string): Promise<RemoteHistory> {
         segments: sum((n) => n.segments),
         sealedSegments: sum((n) => n.sealedSegments),
         bytes: sum((n) => n.bytes),
+        lost: nodes.flatMap((n) => n.lost),
+        lostSeqs: sum((n) => n.lostSeqs),
         problems: nodes.flatMap((n) => n.problems.map((p) => ({ ...p, segment: `${n.nodeId}/${p.segment}` }))),
       },
     };

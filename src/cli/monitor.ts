@@ -202,7 +202,10 @@ Examples:
           }
           okSamples++;
         } catch (err) {
-          lastError = (err as Error).message;
+          // The typed code, as every CLI failure prints it (ERR_IRONLOG_SEGMENT_NOT_FILE, ...).
+          const code = (err as { code?: unknown }).code;
+          const prefix = typeof code === 'string' && code.startsWith('ERR_') ? `${code}: ` : '';
+          lastError = `${prefix}${(err as Error).message}`;
           const msg = `${new Date().toISOString()} error: ${lastError}\n`;
           if (tty) process.stdout.write(`\x1b[H\x1b[J${msg}`);
           else process.stderr.write(msg);

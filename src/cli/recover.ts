@@ -17,7 +17,13 @@ export function registerRecover(program: Command): void {
     .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .addHelpText(
       'after',
-      '\nExample:\n  $ ironlog recover --input ./audit --output ./audit-recovered && ironlog verify --dir ./audit-recovered',
+      `
+Exit codes: 0 nothing was lost (every seq is in the output), 1 records were lost (each lost range
+is on stderr and in the output as a gap record), or the input ends in damage so later records may
+have existed (tail unknown); 2 usage or I/O error.
+
+Example:
+  $ ironlog recover --input ./audit --output ./audit-recovered && ironlog verify --dir ./audit-recovered`,
     )
     .action(async (opts: { input: string; output: string; json?: boolean; progress?: boolean }) => {
       const bar = segmentProgress('recover', opts.progress);
@@ -27,12 +33,26 @@ export function registerRecover(program: Command): void {
       } finally {
         bar?.stop();
       }
+      const lostSomething = report.lostSeqs > 0 || report.tailUnknown;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        return;
+      } else {
+        process.stdout.write(`recovered ${report.recordsRecovered} records into ${opts.output}\n`);
+        if (!lostSomething) process.stdout.write('  nothing lost\n');
       }
-      process.stdout.write(`recovered ${report.recordsRecovered} records into ${opts.output}\n`);
-      for (const l of report.lost) process.stdout.write(`  lost seqs ${l.fromSeq}-${l.toSeq}\n`);
-      if (report.lost.length === 0) process.stdout.write('  nothing lost\n');
+      // The loss goes to stderr in every format: a script that keeps only the exit code and
+      // stderr still sees what is missing.
+      for (const l of report.lost) process.stderr.write(`ironlog: lost seqs ${l.fromSeq}-${l.toSeq}\n`);
+      if (report.tailUnknown) {
+        process.stderr.write(
+          `ironlog: the input ends in damage: records after seq ${report.lastSeq} may have existed and cannot be counted\n`,
+        );
+      }
+      if (lostSomething) {
+        process.stderr.write(
+          `ironlog: ${report.lostSeqs} seq(s) lost in ${report.lost.length} range(s)${report.tailUnknown ? ', tail unknown' : ''}\n`,
+        );
+      }
+      process.exitCode = lostSomething ? 1 : 0;
     });
 }

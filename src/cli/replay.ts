@@ -24,6 +24,7 @@ interface ReplayOptions extends KeyCliOptions {
   source?: string;
   nodes?: string[];
   allowPrunedStart?: boolean;
+  allowEmpty?: boolean;
   fromSeq?: number;
   toSeq?: number;
   /** A start time, or (a string) a backend URL: see `dateOrSourceArg`. */
@@ -65,6 +66,10 @@ export function registerReplay(program: Command): void {
     )
     .option('--nodes <ids>', 'with a source: only these nodes (comma-separated)', nodeListArg)
     .option('--allow-pruned-start', 'with a source: accept node histories whose oldest objects expired')
+    .option(
+      '--allow-empty',
+      'print nothing (exit 0) for a directory without segments or a source without nodes; without it that is an error (exit 2), unless --follow',
+    )
     .option('--from-seq <n>', 'first seq (inclusive; per node with a source)', seqArg)
     .option('--to-seq <n>', 'last seq (inclusive; per node with a source)', seqArg)
     .option(
@@ -119,6 +124,14 @@ Examples:
         throw new IronlogError(
           ErrorCodes.INVALID_ARGUMENT,
           '--follow prints an endless stream: use --format ndjson or table, not json',
+        );
+      }
+      // A directory without any segment is most likely the wrong one: say so instead of printing
+      // nothing (--follow waits for a writer to start; --allow-empty expects an empty log).
+      if (!opts.follow && opts.allowEmpty !== true && (await listWalDir(dir)).length === 0) {
+        throw new IronlogError(
+          ErrorCodes.WAL_EMPTY,
+          `no WAL segments in ${dir} (expected <20-digit first seq>.wal files): nothing to replay; --allow-empty prints nothing instead`,
         );
       }
       exitOnBrokenPipe();
@@ -241,6 +254,7 @@ async function replayRemote(
     ...(opts.from ? { from: opts.from } : {}),
     ...(opts.to ? { to: opts.to } : {}),
     allowPrunedStart: opts.allowPrunedStart === true,
+    allowEmpty: opts.allowEmpty === true,
   });
   // `| head` closes stdout: end the reader first (its finally removes the downloaded copy), then exit.
   beforeBrokenPipeExit(() => records.return(undefined));

@@ -1,7 +1,9 @@
 /**
  * `ironlog verify`: checks a local WAL directory (`--dir`) or a replicated multi-node history in a
  * backend (`--source s3://...`, also accepted as `--from s3://...`).
- * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error.
+ * Exit codes: 0 valid, 1 corruption found, 2 usage, I/O or backend error, or nothing to verify
+(no segments in the directory, no node under the source's prefix: ERR_IRONLOG_WAL_EMPTY, unless
+--allow-empty). Lost seqs are listed as "lost" problems: the same ranges recover reports.
  */
 import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
@@ -19,6 +21,7 @@ interface VerifyOptions extends KeyCliOptions {
   from?: string;
   nodes?: string[];
   allowPrunedStart?: boolean;
+  allowEmpty?: boolean;
   json?: boolean;
   progress?: boolean;
   publicKey?: string;
@@ -61,11 +64,16 @@ function printableSource(url: string): string {
   }
 }
 
-async function verifyLocal(dir: string, json: boolean, progress: boolean | undefined): Promise<number> {
+async function verifyLocal(
+  dir: string,
+  json: boolean,
+  progress: boolean | undefined,
+  allowEmpty: boolean,
+): Promise<number> {
   const bar = segmentProgress('verify', progress);
   let report: Awaited<ReturnType<typeof verifyWal>>;
   try {
-    report = await verifyWal(dir, bar ? { onProgress: bar.onProgress } : {});
+    report = await verifyWal(dir, { allowEmpty, ...(bar ? { onProgress: bar.onProgress } : {}) });
   } finally {
     bar?.stop();
   }
@@ -89,7 +97,7 @@ async function verifyLocal(dir: string, json: boolean, progress: boolean | undef
  */
 export async function verifyRemote(
   url: string,
-  opts: { nodes?: readonly string[]; allowPrunedStart?: boolean },
+  opts: { nodes?: readonly string[]; allowPrunedStart?: boolean; allowEmpty?: boolean },
 ): Promise<RemoteVerifyOutput> {
   // Loaded only here: the storage SDKs stay out of a local verify.
   const [{ verifyRemoteWal, parseRemoteUrl, listRemoteNodes }, { createBackend }, { segmentObjectKey }, seg] =
@@ -102,6 +110,7 @@ export async function verifyRemote(
   const readOpts = {
     ...(opts.nodes ? { nodes: opts.nodes } : {}),
     allowPrunedStart: opts.allowPrunedStart === true,
+    allowEmpty: opts.allowEmpty === true,
   };
   const report = await verifyRemoteWal(url, readOpts);
   const { config, prefix } = parseRemoteUrl(url);
@@ -189,6 +198,10 @@ export function registerVerify(program: Command): void {
       '--allow-pruned-start',
       'accept a history whose oldest segments were deleted (retention): with --public-key, its remaining records are checked through the hash tiles',
     )
+    .option(
+      '--allow-empty',
+      'accept a directory without segments (or a source without nodes) as a valid, empty log; without it that is an error (exit 2)',
+    )
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress bar (it is only drawn when stderr is a terminal anyway)')
     .option(
@@ -215,7 +228,9 @@ export function registerVerify(program: Command): void {
       'after',
       `
 Exit codes: 0 valid, 1 corruption found (or, with keys, a record that fails authentication),
-2 usage, I/O or backend error (or, with keys, a key that is not available).
+2 usage, I/O or backend error (or, with keys, a key that is not available), or nothing to verify
+(no segments in the directory, no node under the source's prefix: ERR_IRONLOG_WAL_EMPTY, unless
+--allow-empty). Lost seqs are listed as "lost" problems: the same ranges recover reports.
 
 A source is read with the storage SDK's usual credentials (AWS default chain, Google ADC,
 AZURE_STORAGE_CONNECTION_STRING for azure://). S3 settings go in the query string:
@@ -255,7 +270,7 @@ Examples:
           process.exitCode = await verifyLogLocal(target.dir, logOpts(opts.publicKey), opts.json === true);
           return;
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress);
+        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress, opts.allowEmpty === true);
         // With keys (issue 11): every encrypted record and sealed field must also authenticate.
         if (process.exitCode === 0 && (opts.keyFile !== undefined || opts.kmsKeyId !== undefined)) {
           process.exitCode = await verifyDecryption(target.dir, opts);
@@ -273,6 +288,7 @@ Examples:
       const out = await verifyRemote(target.url, {
         ...(opts.nodes ? { nodes: opts.nodes } : {}),
         allowPrunedStart: opts.allowPrunedStart === true,
+        allowEmpty: opts.allowEmpty === true,
       });
       if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else printRemote(out);

@@ -106,6 +106,13 @@ export const ErrorCodes = {
   RETENTION_ACTIVE: 'ERR_IRONLOG_RETENTION_ACTIVE',
   /** A local deletion was refused because a legal hold covers the records. Nothing was deleted. */
   LEGAL_HOLD: 'ERR_IRONLOG_LEGAL_HOLD',
+  // WAL readers, verify and recover (issue 9)
+  /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */
+  WAL_EMPTY: 'ERR_IRONLOG_WAL_EMPTY',
+  /** A directory entry named like a segment is not a regular file (a symbolic link, directory, FIFO, socket or device). */
+  SEGMENT_NOT_FILE: 'ERR_IRONLOG_SEGMENT_NOT_FILE',
+  /** A segment file is larger than 4 GiB, the largest segment ironlog writes: it is not read. */
+  SEGMENT_TOO_LARGE: 'ERR_IRONLOG_SEGMENT_TOO_LARGE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -129,7 +129,7 @@ export type {
 export type { WitnessStatus } from '../compliance/witness-pool.js';
 export { type ErrorCode, ErrorCodes, IronlogError, isIronlogError, type WireError } from '../core/errors.js';
 export type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
-export type { HealthOptions, HealthReport } from '../monitoring/health.js';
+export type { HealthOptions, HealthReport, IntegrityStatus } from '../monitoring/health.js';
 export type { SinkMetrics } from '../monitoring/sink-metrics.js';
 export type {
   BackendReplicationStatus,

@@ -24,7 +24,7 @@ import { signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
-import { checkHealth, type HealthOptions, type HealthReport } from '../monitoring/health.js';
+import { checkHealth, type HealthOptions, type HealthReport, type IntegrityStatus } from '../monitoring/health.js';
 import type { SinkMetrics } from '../monitoring/sink-metrics.js';
 import type { ReplicationEvents, ReplicationManager, ReplicationStatus } from '../replication/manager.js';
 import { I32 } from '../ringbuffer/layout.js';
@@ -32,12 +32,13 @@ import { wakeConsumer } from '../ringbuffer/ring.js';
 import { acquireDirLock, type DirLock } from '../wal/dir-lock.js';
 import { readWal, type WalRecord } from '../wal/reader.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
-import { type VerifyReport, verifyWal } from '../wal/verify.js';
+import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.js';
 import type { WriterEncryptionInit, WriterInit, WriterToMain } from '../workers/messages.js';
 import { CheckpointerHandle } from './checkpointing.js';
 import type { DataKeyFeeder } from './data-keys.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
+import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
@@ -49,6 +50,7 @@ const kCreate = Symbol('ironlog.sink.create');
 const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
 const kAttachReplication = Symbol('ironlog.sink.attachReplication');
 const kStartReplication = Symbol('ironlog.sink.startReplication');
+const kStartSealedAudit = Symbol('ironlog.sink.startSealedAudit');
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -76,6 +78,12 @@ export interface SinkEvents {
   checkpointError: [error: IronlogError];
   /** With `signing.witnesses`: a witness failed, or fewer than `witnessQuorum` cosigned. */
   witnessError: [error: IronlogError, url: string | undefined];
+  /**
+   * The background check after open found damage in sealed segments (a flipped byte, a broken
+   * chain or seal): an `ERR_IRONLOG_WAL_CORRUPT` error and every problem found. New events are
+   * still written; health turns `degraded` and `ironlog_corruptions_total` counts the problems.
+   */
+  corruption: [error: IronlogError, problems: readonly VerifyProblem[]];
 }
 
 /**
@@ -101,6 +109,7 @@ export class Sink {
   #replication: ReplicationManager | undefined;
   #checkpointer: CheckpointerHandle | undefined;
   readonly #now: () => number;
+  #audit: SealedSegmentAudit | undefined;
   #closePromise: Promise<void> | undefined;
   /** Custody entries being appended in the background (deletions by local retention). */
   #custodyPending: Promise<unknown> = Promise.resolve();
@@ -232,9 +241,31 @@ export class Sink {
         segmentBytes: this.options.segmentBytes,
         replication: this.#replication?.status(),
         ack: this.options.ack,
+        integrity: this.#audit?.status(),
       },
       options,
     );
+  }
+
+  /**
+   * Called once by {@link openSink}: starts the background check of the sealed segments
+   * (opening checked only their headers, seals and links).
+   */
+  [kStartSealedAudit](): void {
+    this.#audit = SealedSegmentAudit.start(this.options.dir, (status) => {
+      if (status.state !== 'damaged') return;
+      this.#metrics?.recordCorruptions(status.problems.length);
+      this.events.emit('corruption', sealedDamageError(this.options.dir, status.problems), status.problems);
+    });
+  }
+
+  /**
+   * Resolves when the background check of the sealed segments that were on disk at open has
+   * finished, with its result (also in `health().integrity`). Every frame's CRC, every chain
+   * hash and every seal is recomputed there, off the main thread; opening does not wait for it.
+   */
+  sealedSegmentsChecked(): Promise<IntegrityStatus> {
+    return this.#audit?.done ?? Promise.resolve({ state: 'none', segmentsChecked: 0, bytesChecked: 0, problems: [] });
   }
 
   /**
@@ -365,7 +396,8 @@ export class Sink {
       this.#custody('verify'),
       async () => {
         await this.flush();
-        return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq });
+        // The sink's own directory: empty before the first event is a valid, empty log.
+        return verifyWal(this.options.dir, { live: true, throughSeq: this.#state.durableSeq, allowEmpty: true });
       },
       (r) => (r.valid ? { status: 'ok' } : { status: 'problems', problems: r.problems.length }),
     );
@@ -443,6 +475,7 @@ export class Sink {
     } finally {
       for (const hook of this.closeHooks.splice(0)) hook();
       this.#producer.dispose();
+      await this.#audit?.stop();
       this.#metrics?.dispose();
       // After the writer stopped: the close checkpoint covers everything durable.
       await this.#checkpointer?.close();
@@ -650,6 +683,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       throw err;
     }
   }
+  sink[kStartSealedAudit]();
   return sink;
 }
 

@@ -6,12 +6,33 @@
  *    emit would wait). A backend being down does not by itself make a sink unready: emits keep
  *    working and the backlog drains once it is back;
  *  - status `degraded`: live but not ready, or ready with unhealthy replication (breaker open,
- *    tamper/verification alert, quorum unreachable, manifest not writable), with the reasons.
+ *    tamper/verification alert, quorum unreachable, manifest not writable), or ready with damaged
+ *    sealed segments (found by the background check after open), with the reasons.
  */
 import * as fsp from 'node:fs/promises';
 import { invalidOption } from '../core/errors.js';
 import type { BackendReplicationStatus, ReplicationStatus } from '../replication/manager.js';
+import type { VerifyProblem } from '../wal/verify.js';
 import { readRingUsage, type WalStateName } from './ring-usage.js';
+
+/** Where the check of the sealed segments stands (`sink.health().integrity`). */
+export interface IntegrityStatus {
+  /**
+   * `none`: no sealed segment to check; `pending`: the worker is reading; `ok`: every sealed
+   * segment is intact; `damaged`: see `problems`; `error`: the check itself failed (`error`).
+   */
+  readonly state: 'none' | 'pending' | 'ok' | 'damaged' | 'error';
+  /** Sealed segments checked. */
+  readonly segmentsChecked: number;
+  /** Bytes read. */
+  readonly bytesChecked: number;
+  /** Damage found (empty unless `damaged`). */
+  readonly problems: readonly VerifyProblem[];
+  /** Why the check failed (`error` only). */
+  readonly error?: string;
+  /** Wall time of the check, milliseconds (once done). */
+  readonly durationMs?: number;
+}
 
 /** Thresholds of the health check (`sink.health(options)`, `/health` of `ironlog serve`). */
 export interface HealthOptions {
@@ -79,6 +100,11 @@ export interface HealthReport {
   };
   /** Replication detail; absent when the sink does not replicate. */
   readonly replication?: ReplicationHealth;
+  /**
+   * The background check of the sealed segments found at open (every CRC, chain hash and seal
+   * recomputed). `damaged` makes the status `degraded` (still ready: new events are written).
+   */
+  readonly integrity?: IntegrityStatus;
   /** ISO time of the check. */
   readonly checkedAt: string;
 }
@@ -92,6 +118,8 @@ export interface HealthSource {
   readonly replication?: ReplicationStatus | undefined;
   /** The sink's ack level: with `'replicated'`, an unreachable quorum makes the sink unready. */
   readonly ack?: 'durable' | 'written' | 'replicated';
+  /** The sealed-segment check's status, when the sink ran one. */
+  readonly integrity?: IntegrityStatus | undefined;
 }
 
 function replicationHealth(status: ReplicationStatus, ack: HealthSource['ack']): ReplicationHealth {
@@ -171,7 +199,19 @@ export async function checkHealth(source: HealthSource, opts: HealthOptions = {}
   }
   const ready = live && writable && disk.ok && ringOk && quorumOk;
   if (replication) for (const r of replication.reasons) reasons.push(`replication: ${r}`);
-  const healthy = ready && (replication === undefined || replication.ok);
+  const integrity = source.integrity;
+  const damaged = integrity?.state === 'damaged';
+  if (damaged && integrity) {
+    const shown = integrity.problems.slice(0, 3);
+    for (const p of shown) {
+      reasons.push(`wal: sealed segment ${p.segment} is damaged at offset ${p.offset}: ${p.message}`);
+    }
+    if (integrity.problems.length > shown.length) {
+      reasons.push(`wal: ${integrity.problems.length - shown.length} more problem(s) in sealed segments`);
+    }
+    reasons.push('wal: run `ironlog verify` on the directory, then `ironlog recover`');
+  }
+  const healthy = ready && (replication === undefined || replication.ok) && !damaged;
   return {
     status: healthy ? 'ok' : live ? 'degraded' : 'down',
     live,
@@ -193,6 +233,7 @@ export async function checkHealth(source: HealthSource, opts: HealthOptions = {}
       ok: ringOk,
     },
     ...(replication ? { replication } : {}),
+    ...(integrity ? { integrity } : {}),
     checkedAt: new Date().toISOString(),
   };
 }

@@ -195,7 +195,7 @@ export class SinkMetrics {
     );
     counterFromStats(
       MetricNames.CORRUPTIONS_TOTAL,
-      'Problems found by sink.verify() in the WAL since the sink opened',
+      'Problems found in the WAL since the sink opened, by sink.verify() and by the background check of the sealed segments',
       () => this.#corruptions,
     );
     const gauge = (name: string, help: string, read: () => number | Promise<number>): void => {
@@ -300,7 +300,7 @@ export class SinkMetrics {
     this.#replication = new ReplicationMetrics(source, this.registry);
   }
 
-  /** Adds `problems` to `ironlog_corruptions_total` (verify results). */
+  /** Adds `problems` to `ironlog_corruptions_total` (verify results, the sealed-segment check). */
   recordCorruptions(problems: number): void {
     if (problems > 0) this.#corruptions += problems;
   }

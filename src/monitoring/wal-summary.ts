@@ -3,11 +3,9 @@
  * progress bar: sealed segments are described by their seal alone (read from the file's end),
  * only the open (unsealed) segment is scanned.
  */
-import type { FileHandle } from 'node:fs/promises';
-import * as fsp from 'node:fs/promises';
-import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { readSealFromEnd } from '../wal/reader.js';
 import type { SegmentFile, TimeIndexEntry } from '../wal/segment.js';
+import { openSegmentFile, readSegmentImage } from '../wal/segment-file.js';
 import { scanSegmentImage } from '../wal/segment-scan.js';
 import { listWalDir } from '../wal/wal-dir.js';
 
@@ -47,16 +45,13 @@ export interface WalSummary {
 export type SealedCache = Map<string, SegmentInfo>;
 
 async function describeSegment(seg: SegmentFile, cache: SealedCache | undefined): Promise<SegmentInfo | undefined> {
-  let fh: FileHandle;
+  // Regular files of at most 4 GiB only (segment-file.ts); a segment deleted while we list
+  // (retention) is simply gone.
+  const opened = await openSegmentFile(seg, { missingOk: true });
+  if (!opened) return undefined;
+  const { fh, size } = opened;
+  let closed = false;
   try {
-    fh = await fsp.open(seg.path, 'r');
-  } catch (err) {
-    // A segment deleted while we list (retention) is simply gone.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new IronlogError(ErrorCodes.IO, `cannot open ${seg.path}: ${String(err)}`, { cause: err });
-  }
-  try {
-    const size = (await fh.stat()).size;
     const key = `${seg.path}:${size}`;
     const cached = cache?.get(key);
     if (cached) return cached;
@@ -76,9 +71,13 @@ async function describeSegment(seg: SegmentFile, cache: SealedCache | undefined)
       cache?.set(key, info);
       return info;
     }
-    const buf = Buffer.alloc(size);
-    const { bytesRead } = await fh.read(buf, 0, size, 0);
-    const scan = scanSegmentImage(buf.subarray(0, bytesRead));
+    await fh.close();
+    closed = true;
+    // The open segment: its zero fill ahead is left out, so a large preallocated file costs no
+    // memory for its zeros; reads are chunked and 64-bit safe.
+    const image = await readSegmentImage(seg, { trimZeroTail: true, missingOk: true });
+    if (!image) return undefined;
+    const scan = scanSegmentImage(image.buf);
     const s = scan.summary;
     const index: TimeIndexEntry[] = [];
     for (let i = 0; i + 2 < s.index.length; i += 3) {
@@ -89,7 +88,11 @@ async function describeSegment(seg: SegmentFile, cache: SealedCache | undefined)
       });
     }
     // The tail of a segment being written may be mid-batch: that is not damage.
-    const problem = scan.damage && scan.laterBatchOffset >= 0 ? scan.damage.message : undefined;
+    const problem = scan.header?.sealed
+      ? 'the header says the segment was sealed, but it does not end at a valid seal (run ironlog verify)'
+      : scan.damage && scan.laterBatchOffset >= 0
+        ? scan.damage.message
+        : undefined;
     return {
       name: seg.name,
       firstSeq: seg.firstSeq,
@@ -103,7 +106,7 @@ async function describeSegment(seg: SegmentFile, cache: SealedCache | undefined)
       ...(problem !== undefined ? { problem } : {}),
     };
   } finally {
-    await fh.close();
+    if (!closed) await fh.close();
   }
 }
 

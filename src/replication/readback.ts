@@ -55,6 +55,12 @@ export interface RemoteReadOptions {
   allowPrunedStart?: boolean;
   /** Merged into the configuration parsed from a URL (credentials, endpoint, ...). */
   overrides?: Partial<BackendConfig>;
+  /**
+   * A source with no node under its prefix is an empty history. Default false: it throws
+   * `ERR_IRONLOG_WAL_EMPTY` (a mistyped bucket path or prefix must not read as an empty, valid
+   * log). A `nodes` entry that is not under the prefix throws the same way, unless this is set.
+   */
+  allowEmpty?: boolean;
 }
 
 /** Per-node result of {@link verifyRemoteWal}. */
@@ -239,6 +245,71 @@ function open(
   return { backend: source, prefix: '', owned: false };
 }
 
+/** Where a source points, for messages (no query string: it may hold a secret). */
+function describeSource(source: string | RemoteSource | Backend, prefix: string): string {
+  if (typeof source === 'string') {
+    try {
+      const u = new URL(source);
+      return `${u.protocol}//${u.host}${u.pathname}${prefix !== '' && u.protocol === 'file:' ? ` (prefix "${prefix}")` : ''}`;
+    } catch {
+      return source;
+    }
+  }
+  return prefix === '' ? 'the backend' : `prefix "${prefix}"`;
+}
+
+/** The directory a `file://` source names must exist: a missing one is a wrong path, not an empty log. */
+function checkSourceExists(source: string | RemoteSource | Backend, overrides?: Partial<BackendConfig>): void {
+  const config =
+    typeof source === 'string' ? parseRemoteUrl(source).config : 'config' in source ? source.config : undefined;
+  if (!config) return;
+  const merged = { ...config, ...overrides } as BackendConfig;
+  if (merged.type !== 'fs') return;
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(merged.dir, { throwIfNoEntry: false });
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.IO, `cannot read the source directory ${merged.dir}: ${String(err)}`, {
+      cause: err,
+    });
+  }
+  if (!st?.isDirectory()) {
+    throw new IronlogError(
+      ErrorCodes.IO,
+      `the source directory ${merged.dir} ${st ? 'is not a directory' : 'does not exist'}`,
+    );
+  }
+}
+
+/**
+ * The nodes to read: every node listed, or the ones asked for. Nothing found (or a node asked for
+ * that is not there) throws `ERR_IRONLOG_WAL_EMPTY` unless `allowEmpty`.
+ */
+function selectNodes(
+  listed: { nodes: NodeObjects[]; foreignKeys: string[] },
+  opts: RemoteReadOptions,
+  where: string,
+): NodeObjects[] {
+  const wanted = opts.nodes ? listed.nodes.filter((n) => opts.nodes?.includes(n.nodeId)) : listed.nodes;
+  if (opts.allowEmpty === true) return wanted;
+  const found = listed.nodes.map((n) => n.nodeId);
+  if (listed.nodes.length === 0) {
+    const foreign = listed.foreignKeys.length > 0 ? `, only ${listed.foreignKeys.length} other object(s)` : '';
+    throw new IronlogError(
+      ErrorCodes.WAL_EMPTY,
+      `no ironlog segments under ${where}${foreign} (wrong bucket, path or prefix?); --allow-empty accepts an empty history`,
+    );
+  }
+  const missing = (opts.nodes ?? []).filter((id) => !found.includes(id));
+  if (missing.length > 0) {
+    throw new IronlogError(
+      ErrorCodes.WAL_EMPTY,
+      `no segments of node(s) ${missing.join(', ')} under ${where} (nodes found: ${found.join(', ')})`,
+    );
+  }
+  return wanted;
+}
+
 async function withHistory<T>(
   source: string | RemoteSource | Backend,
   opts: RemoteReadOptions,
@@ -247,11 +318,12 @@ async function withHistory<T>(
     foreign: string[],
   ) => Promise<T>,
 ): Promise<T> {
+  checkSourceExists(source, opts.overrides);
   const { backend, prefix, owned } = open(source, opts.overrides);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-readback-'));
   try {
     const listed = await listRemoteNodes(backend, prefix);
-    const wanted = opts.nodes ? listed.nodes.filter((n) => opts.nodes?.includes(n.nodeId)) : listed.nodes;
+    const wanted = selectNodes(listed, opts, describeSource(source, prefix));
     const out: { nodeId: string; dir: string; objects: number; problems: VerifyProblem[] }[] = [];
     for (const n of wanted) {
       const dir = path.join(tmp, n.nodeId);
@@ -276,7 +348,8 @@ export async function verifyRemoteWal(
   return withHistory(source, opts, async (nodes, foreignKeys) => {
     const reports: RemoteNodeReport[] = [];
     for (const n of nodes) {
-      const r = await verifyWal(n.dir, { allowPrunedStart: opts.allowPrunedStart === true });
+      // A node listed has at least one object: its directory is never empty.
+      const r = await verifyWal(n.dir, { allowPrunedStart: opts.allowPrunedStart === true, allowEmpty: true });
       const problems = [...n.problems, ...r.problems];
       reports.push({ ...r, problems, valid: problems.length === 0, nodeId: n.nodeId, objects: n.objects });
     }
@@ -296,12 +369,13 @@ export async function* readRemoteWal(
   opts: RemoteReadOptions = {},
 ): AsyncGenerator<RemoteRecord> {
   // The history is downloaded first; records are then merged from per-node readers.
+  checkSourceExists(source, opts.overrides);
   const { backend, prefix, owned } = open(source, opts.overrides);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ironlog-readback-'));
   const heads: { nodeId: string; it: AsyncGenerator<WalRecord>; rec: WalRecord | undefined }[] = [];
   try {
     const listed = await listRemoteNodes(backend, prefix);
-    const wanted = opts.nodes ? listed.nodes.filter((n) => opts.nodes?.includes(n.nodeId)) : listed.nodes;
+    const wanted = selectNodes(listed, opts, describeSource(source, prefix));
     for (const n of wanted) {
       const dir = path.join(tmp, n.nodeId);
       const problems = await downloadNode(backend, n, dir);

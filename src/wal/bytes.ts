@@ -11,7 +11,8 @@ const kMaxHigh = 0x1fffff;
 
 /** Rounds up to the frame alignment (8 bytes). */
 export function align8(n: number): number {
-  return (n + 7) & ~7;
+  // Bitwise on the hot path (frame lengths); offsets past 2^31 (segments up to 4 GiB) need floats.
+  return n < 0x7ffffff8 ? (n + 7) & ~7 : Math.ceil(n / 8) * 8;
 }
 
 /** Writes a u64 (integer in [0, 2^53)) little endian as two u32 halves. */

@@ -72,7 +72,13 @@ export function fsyncDir(dir: string, wfs: WalFs = nodeWalFs): void {
   }
 }
 
-/** Reads exactly `length` bytes at `position` (fewer only at end of file); returns the count. */
+/** A single `read` call stays below 2 GiB (a larger length aborts Node's native read). */
+const kReadChunkBytes = 64 * 1024 * 1024;
+
+/**
+ * Reads exactly `length` bytes at `position` (fewer only at end of file); returns the count.
+ * Positions and lengths are 64-bit safe: reads are issued in chunks of at most 64 MiB.
+ */
 export function readFully(
   wfs: WalFs,
   fd: number,
@@ -83,7 +89,7 @@ export function readFully(
 ): number {
   let done = 0;
   while (done < length) {
-    const n = wfs.readSync(fd, buffer, offset + done, length - done, position + done);
+    const n = wfs.readSync(fd, buffer, offset + done, Math.min(kReadChunkBytes, length - done), position + done);
     if (n <= 0) break;
     done += n;
   }

@@ -4,8 +4,7 @@
  * and monitoring is `segment-scan.ts`; the directory listing is `wal-dir.ts`.)
  */
 import type { FileHandle } from 'node:fs/promises';
-import * as fsp from 'node:fs/promises';
-import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from './batch.js';
 import { align8, firstNonZero, readU64 } from './bytes.js';
 import { decodeEventPayload } from './event-codec.js';
@@ -34,6 +33,7 @@ import {
   SegmentHeaderOffset,
   type TimeIndexEntry,
 } from './segment.js';
+import { type OpenedSegment, openSegmentFile } from './segment-file.js';
 import { walCorrupt } from './wal-corrupt.js';
 import { listWalDir } from './wal-dir.js';
 
@@ -209,14 +209,12 @@ interface SegmentPosition {
   prev: Buffer | null;
 }
 
-/** Opens a segment for reading; undefined when it vanished under a live read. */
-async function openSegment(seg: SegmentFile, live: boolean): Promise<FileHandle | undefined> {
-  try {
-    return await fsp.open(seg.path, 'r');
-  } catch (err) {
-    if (live && errnoCode(err) === 'ENOENT') return undefined;
-    throw new IronlogError(ErrorCodes.IO, `cannot open ${seg.path}: ${String(err)}`, { cause: err });
-  }
+/**
+ * Opens a segment for reading (a regular file of at most 4 GiB, see `segment-file.ts`), with its
+ * size; undefined when it vanished under a live read.
+ */
+async function openSegment(seg: SegmentFile, live: boolean): Promise<OpenedSegment | undefined> {
+  return openSegmentFile(seg, { missingOk: live });
 }
 
 /**
@@ -383,10 +381,11 @@ export async function* readWal(dir: string, opts: ReadWalOptions = {}): AsyncGen
     }
     if (seg.firstSeq > toSeq) return;
     const isLast = next === undefined;
-    const fh = await openSegment(seg, live);
-    if (!fh) return;
+    const opened = await openSegment(seg, live);
+    if (!opened) return;
+    const fh = opened.fh;
     try {
-      const size = (await fh.stat()).size;
+      const size = opened.size;
       const header = await readCheckedHeader(fh, seg, link, isLast && live);
       if (!header) return;
       const plan = await planSegmentRead(fh, size, header, range);
@@ -435,6 +434,14 @@ export async function* readWal(dir: string, opts: ReadWalOptions = {}): AsyncGen
           break;
         }
         if (st === BatchStatus.END_ZERO || st === BatchStatus.END_EOF) {
+          if (header.sealed && !live) {
+            throw walCorrupt(
+              seg.path,
+              at.pos,
+              at.expect,
+              'the header says the segment was sealed, but the file does not end at a valid seal (truncated or zeroed)',
+            );
+          }
           await checkEndOfData(fh, seg, at, st === BatchStatus.END_ZERO, size, isLast, live);
           return;
         }

@@ -14,21 +14,12 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
-import { align8 } from './bytes.js';
 import { acquireDirLock, LOCK_FILE_NAME } from './dir-lock.js';
-import {
-  FrameType,
-  GapReason,
-  readFrameAux64,
-  readFrameBytes,
-  readFrameCrc,
-  readFrameSeq,
-  readFrameType,
-  WAL_FRAME_ALIGN,
-} from './frame-layout.js';
+import { FrameType, GapReason } from './frame-layout.js';
 import type { WalFs } from './fs.js';
-import { checkFrame, FrameCheck } from './record.js';
-import { decodeSegmentHeader, listSegmentFiles, SEGMENT_HEADER_BYTES, type SegmentFile } from './segment.js';
+import { LossLedger, type SalvagedFrame, type SeqRange, salvageInto } from './salvage.js';
+import { listSegmentFiles } from './segment.js';
+import { readSegmentImage } from './segment-file.js';
 import type { VerifyProblem, WalProgress } from './verify.js';
 import { readWalDirNames } from './wal-dir.js';
 import { WalWriter } from './writer.js';
@@ -45,11 +36,7 @@ export interface RecoverWalOptions {
   onProgress?: (progress: WalProgress) => void;
 }
 
-/** A seq range. */
-export interface SeqRange {
-  readonly fromSeq: number;
-  readonly toSeq: number;
-}
+export type { SeqRange } from './salvage.js';
 
 /** Result of {@link recoverWal}. */
 export interface RecoveryReport {
@@ -76,13 +63,6 @@ export interface RecoveryReport {
   readonly inputSegments: number;
   /** Damaged regions and other problems found in the input. */
   readonly problems: VerifyProblem[];
-}
-
-interface Salvaged {
-  readonly seq: number;
-  readonly last: number;
-  readonly type: number;
-  readonly frame: Buffer;
 }
 
 /** Flush the output batch at about this size. */
@@ -142,125 +122,35 @@ async function recoverLocked(
   }));
   const out = new RecoveryOutput(input, output, opts);
   let tailUnknown = false;
-  let maxKnown = 0;
   let bytesRead = 0;
   for (let k = 0; k < segments.length; k++) {
     const seg = segments[k];
     if (!seg) continue;
-    const buf = await readSegment(seg);
-    bytesRead += buf.length;
-    const hr = decodeSegmentHeader(buf, buf.length);
-    if (hr.ok) {
-      out.nodeId ??= hr.header.writerId || undefined;
-      maxKnown = Math.max(maxKnown, hr.header.firstSeq - 1);
-    } else {
-      problems.push({ kind: 'header', segment: seg.name, offset: 0, message: hr.message });
-    }
-    const salvage = salvageSegment(buf, seg.name, problems);
-    maxKnown = Math.max(maxKnown, salvage.maxKnown);
+    const image = await readSegmentImage(seg);
+    if (!image) continue;
+    const buf = image.buf;
+    const salvage = salvageInto(out.ledger, buf, seg.name, problems, (f) => out.copy(buf, f));
+    if (salvage.header.ok) out.nodeId ??= salvage.header.header.writerId || undefined;
+    else problems.push({ kind: 'header', segment: seg.name, offset: 0, message: salvage.header.message });
     if (salvage.endsUnknown && k === segments.length - 1) tailUnknown = true;
-    out.copy(salvage.frames, seg.name, problems);
+    bytesRead += image.fileBytes;
     opts.onProgress?.({ segmentsDone: k + 1, segments: segments.length, bytesDone: bytesRead });
   }
-  if (maxKnown >= out.next) out.addLoss(out.next, maxKnown, 'end');
+  out.ledger.finish('end');
   const lastSeq = out.finish();
   return {
     input,
     output,
     recordsRecovered: out.recordsRecovered,
     gapsCopied: out.gapsCopied,
-    lost: out.lost,
-    lostSeqs: out.lostSeqs,
+    lost: out.ledger.lost,
+    lostSeqs: out.ledger.lostSeqs,
     tailUnknown,
     lastSeq,
     segments: await countSegments(output),
     inputSegments: segments.length,
     problems,
   };
-}
-
-async function readSegment(seg: SegmentFile): Promise<Buffer> {
-  try {
-    return await fsp.readFile(seg.path);
-  } catch (err) {
-    throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${errnoCode(err) ?? String(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/** What {@link salvageSegment} found in one segment image. */
-interface SegmentSalvage {
-  /** Intact RECORD and GAP frames, sorted by seq. */
-  readonly frames: Salvaged[];
-  /** Highest seq any intact frame names (COMMIT and SEAL included); 0 when none. */
-  readonly maxKnown: number;
-  /**
-   * The segment ends in damage with no intact frame after it, or in a piece shorter than a
-   * length word: records after the last seq known may have existed.
-   */
-  readonly endsUnknown: boolean;
-}
-
-/**
- * Walks a segment image 8 bytes at a time and keeps every intact RECORD and GAP frame (a copy),
- * reporting each damaged run in `problems`.
- */
-function salvageSegment(buf: Buffer, segment: string, problems: VerifyProblem[]): SegmentSalvage {
-  const frames: Salvaged[] = [];
-  let maxKnown = 0;
-  let damageStart = -1;
-  // Damage with no intact frame after it (only zeros, or nothing) leaves the segment's end
-  // unknown: zeros after damage may be zero fill, or zeroed records and a zeroed seal.
-  let endsInDamage = false;
-  let pos = SEGMENT_HEADER_BYTES;
-  const end = buf.length;
-  const closeDamage = (at: number): void => {
-    if (damageStart < 0) return;
-    problems.push({
-      kind: 'checksum',
-      segment,
-      offset: damageStart,
-      message: `${at - damageStart} damaged bytes skipped (no valid frame starts in them)`,
-    });
-    damageStart = -1;
-  };
-  while (pos + WAL_FRAME_ALIGN <= end) {
-    const check = checkFrame(buf, pos, end);
-    if (check === FrameCheck.OK) {
-      closeDamage(pos);
-      endsInDamage = false;
-      const frameBytes = readFrameBytes(buf, pos);
-      const type = readFrameType(buf, pos);
-      const seq = readFrameSeq(buf, pos);
-      const aux = readFrameAux64(buf, pos);
-      const padded = align8(frameBytes);
-      if (type === FrameType.RECORD || type === FrameType.GAP) {
-        const last = type === FrameType.GAP ? aux : seq;
-        frames.push({ seq, last, type, frame: Buffer.from(buf.subarray(pos, pos + padded)) });
-        maxKnown = Math.max(maxKnown, last);
-      } else {
-        // COMMIT (aux = last seq of its batch) and SEAL (aux = last seq of the segment) name seqs too.
-        maxKnown = Math.max(maxKnown, aux);
-      }
-      pos += padded;
-      continue;
-    }
-    if (check === FrameCheck.ZERO && readFrameCrc(buf, pos) === 0) {
-      // Zeros: zero-filled space after the data (or a zeroed region; its seqs show up as lost).
-      closeDamage(pos);
-      pos += WAL_FRAME_ALIGN;
-      continue;
-    }
-    if (damageStart < 0) damageStart = pos;
-    endsInDamage = true;
-    pos += WAL_FRAME_ALIGN;
-  }
-  if (damageStart >= 0) closeDamage(end);
-  const shortTail = pos < end && damageStart < 0 && end - pos < WAL_FRAME_ALIGN;
-  // Frames of one segment are normally in order already; a stable sort handles the rest.
-  frames.sort((a, b) => a.seq - b.seq);
-  return { frames, maxKnown, endsUnknown: endsInDamage || shortTail };
 }
 
 /**
@@ -270,10 +160,8 @@ function salvageSegment(buf: Buffer, segment: string, problems: VerifyProblem[])
 class RecoveryOutput {
   /** Writer id of the output (set from the first readable input header unless given). */
   nodeId: string | undefined;
-  /** The next seq the output needs. */
-  next = 1;
-  readonly lost: SeqRange[] = [];
-  lostSeqs = 0;
+  /** The seq accounting (shared with `verifyWal`): every hole becomes a RECOVERY_LOSS gap. */
+  readonly ledger: LossLedger;
   recordsRecovered = 0;
   gapsCopied = 0;
   readonly #input: string;
@@ -286,6 +174,7 @@ class RecoveryOutput {
     this.#output = output;
     this.#opts = opts;
     this.nodeId = opts.nodeId;
+    this.ledger = new LossLedger((fromSeq, toSeq, segment) => this.#addLoss(fromSeq, toSeq, segment));
   }
 
   #out(): WalWriter {
@@ -305,35 +194,18 @@ class RecoveryOutput {
     if (w.batch.bytes >= kOutputBatchBytes) w.appendBatch();
   }
 
-  /** Records seqs [fromSeq, toSeq] as lost (a RECOVERY_LOSS gap naming the segment after the hole). */
-  addLoss(fromSeq: number, toSeq: number, segment: string): void {
-    this.lost.push({ fromSeq, toSeq });
-    this.lostSeqs += toSeq - fromSeq + 1;
+  /** Writes the RECOVERY_LOSS gap for seqs [fromSeq, toSeq] (naming the segment after the hole). */
+  #addLoss(fromSeq: number, toSeq: number, segment: string): void {
     this.#out().batch.addGap(fromSeq, toSeq, GapReason.RECOVERY_LOSS, { recoveredFrom: this.#input, before: segment });
     this.#flushIfBig();
   }
 
-  /** Copies one segment's salvaged frames (sorted by seq); frames for seqs already copied are skipped. */
-  copy(frames: readonly Salvaged[], segment: string, problems: VerifyProblem[]): void {
-    for (const f of frames) {
-      if (f.seq < this.next) {
-        problems.push({
-          kind: 'duplicate',
-          segment,
-          offset: 0,
-          seqFrom: f.seq,
-          seqTo: f.last,
-          message: `frame for seqs ${f.seq}..${f.last} skipped: those seqs were already recovered`,
-        });
-        continue;
-      }
-      if (f.seq > this.next) this.addLoss(this.next, f.seq - 1, segment);
-      this.#out().batch.addRawFrame(f.frame, 0);
-      if (f.type === FrameType.RECORD) this.recordsRecovered++;
-      else this.gapsCopied++;
-      this.next = f.last + 1;
-      this.#flushIfBig();
-    }
+  /** Copies one salvaged frame of `buf` byte for byte (the ledger took it: it is next in seq order). */
+  copy(buf: Buffer, f: SalvagedFrame): void {
+    this.#out().batch.addRawFrame(buf.subarray(f.offset, f.offset + f.paddedBytes), 0);
+    if (f.type === FrameType.RECORD) this.recordsRecovered++;
+    else this.gapsCopied++;
+    this.#flushIfBig();
   }
 
   /** Appends the last batch, syncs, seals and closes the output; returns its last seq (0 when nothing was written). */

@@ -5,7 +5,7 @@
  * place) and the monitoring WAL summary.
  */
 import { type BatchDamageKind, BatchParse, BatchStatus, findCompleteBatch, parseBatch } from './batch.js';
-import { firstNonZero } from './bytes.js';
+import { firstNonZero, readU64 } from './bytes.js';
 import { FrameType, HASH_BYTES, readFrameType, WAL_FRAME_ALIGN, WalFrameOffset } from './frame-layout.js';
 import { checkFrame, FrameCheck } from './record.js';
 import {
@@ -13,6 +13,8 @@ import {
   decodeSeal,
   decodeSegmentHeader,
   type HeaderDecodeResult,
+  SEAL_MAGIC,
+  SEAL_TRAILER_BYTES,
   SEGMENT_HEADER_BYTES,
   type SegmentHeader,
   SegmentSummary,
@@ -27,7 +29,8 @@ export type WalProblemKind =
   | 'torn-tail'
   | 'trailing-bytes'
   | 'foreign-file'
-  | 'duplicate';
+  | 'duplicate'
+  | 'lost';
 
 /** One problem found in one segment. */
 export interface ScanProblem {
@@ -78,6 +81,11 @@ export interface SegmentScan {
   readonly skippedSeqs: number;
   /** True when the scan stopped at `stopAfterSeq` (the rest was not looked at). */
   readonly stoppedEarly: boolean;
+  /**
+   * The file ends in a seal trailer (`sealFrameOffset` + `IRNLSEAL`), whether or not the seal
+   * itself checks out: the segment was sealed, so damage in it is never a torn tail.
+   */
+  readonly sealTrailer: boolean;
 }
 
 /**
@@ -89,6 +97,15 @@ export interface SegmentScan {
  */
 export function scanSegmentImage(buf: Buffer, opts: ScanOptions = {}): SegmentScan {
   return new SegmentScanner(buf, opts).run();
+}
+
+/** True when `buf` ends in the 16-byte seal trailer: a u64 offset inside the file, then `IRNLSEAL`. */
+function endsInSealTrailer(buf: Buffer): boolean {
+  const n = buf.length;
+  if (n < SEGMENT_HEADER_BYTES + SEAL_TRAILER_BYTES) return false;
+  if (!buf.subarray(n - SEAL_MAGIC.length).equals(SEAL_MAGIC)) return false;
+  const off = readU64(buf, n - SEAL_TRAILER_BYTES);
+  return off >= SEGMENT_HEADER_BYTES && off < n && off % WAL_FRAME_ALIGN === 0;
 }
 
 /** What a step of the scan loop decided. */
@@ -314,6 +331,7 @@ class SegmentScanner {
       zerosAfterSeal: this.#zerosAfterSeal,
       skippedSeqs: this.#skippedSeqs,
       stoppedEarly: this.#stoppedEarly,
+      sealTrailer: endsInSealTrailer(this.#buf),
     };
   }
 }

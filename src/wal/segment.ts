@@ -6,7 +6,7 @@
  *   +0   8B  magic "IRNLOGW1"
  *   +8   u16 formatVersion = 1
  *   +10  u16 headerBytes = 128
- *   +12  u32 flags = 0
+ *   +12  u32 flags: bit 0 SEALED (set once the seal is durable), other bits 0
  *   +16  u64 firstSeq
  *   +24  u64 createdUs
  *   +32  24B writerId (nodeId, UTF-8, zero padded)
@@ -106,10 +106,22 @@ export const SEGMENT_SUFFIX = '.wal';
 const kSegmentName = /^(\d{20})\.wal$/;
 const kZeroHash = Buffer.alloc(HASH_BYTES);
 
+/**
+ * Header flag: the segment was sealed. The writer sets it (rewriting the header) only after the
+ * SEAL frame and the truncate to it are durable, so a segment whose header has it must end
+ * exactly at a valid seal: a file that does not (truncated, zeroed, seal cut off) is damage, even
+ * when it is the last segment of the WAL. Segments written before this flag existed have 0.
+ */
+export const SEGMENT_FLAG_SEALED = 1;
+/** Every header flag this build knows; a header with another bit set is refused. */
+const kKnownHeaderFlags = SEGMENT_FLAG_SEALED;
+
 /** A parsed segment header. */
 export interface SegmentHeader {
   readonly formatVersion: number;
   readonly flags: number;
+  /** The SEALED flag is set (see {@link SEGMENT_FLAG_SEALED}). */
+  readonly sealed: boolean;
   readonly firstSeq: number;
   readonly createdUs: number;
   /** The writer's nodeId. */
@@ -125,6 +137,8 @@ export interface NewSegmentHeader {
   readonly writerId: string;
   readonly prevChainHash: Uint8Array;
   readonly prevSealHash: Uint8Array;
+  /** Header flags (default 0; the writer sets {@link SEGMENT_FLAG_SEALED} when it seals). */
+  readonly flags?: number;
 }
 
 /** The file name of the segment whose first seq is `firstSeq`: 20 digits, so `ls` sorts them. */
@@ -171,7 +185,7 @@ export function encodeSegmentHeader(h: NewSegmentHeader): Buffer {
   SEGMENT_MAGIC.copy(buf, SegmentHeaderOffset.MAGIC);
   writeU16(buf, SegmentHeaderOffset.FORMAT_VERSION, FORMAT_VERSION);
   writeU16(buf, SegmentHeaderOffset.HEADER_BYTES, SEGMENT_HEADER_BYTES);
-  writeU32(buf, SegmentHeaderOffset.FLAGS, 0);
+  writeU32(buf, SegmentHeaderOffset.FLAGS, h.flags ?? 0);
   writeU64(buf, SegmentHeaderOffset.FIRST_SEQ, h.firstSeq);
   writeU64(buf, SegmentHeaderOffset.CREATED_US, h.createdUs);
   const id = Buffer.from(h.writerId, 'utf8');
@@ -180,6 +194,19 @@ export function encodeSegmentHeader(h: NewSegmentHeader): Buffer {
   buf.set(h.prevChainHash.subarray(0, HASH_BYTES), SegmentHeaderOffset.PREV_CHAIN_HASH);
   buf.set(h.prevSealHash.subarray(0, HASH_BYTES), SegmentHeaderOffset.PREV_SEAL_HASH);
   writeU32(buf, SegmentHeaderOffset.RESERVED, 0);
+  writeU32(buf, SegmentHeaderOffset.HEADER_CRC, crc32c(buf, 0, SegmentHeaderOffset.HEADER_CRC));
+  return buf;
+}
+
+/**
+ * A copy of the 128-byte header `header` with the SEALED flag set and its CRC recomputed, or
+ * undefined when `header` does not decode (the writer then leaves the file's header alone).
+ */
+export function withSealedFlag(header: Uint8Array): Buffer | undefined {
+  const hr = decodeSegmentHeader(header, header.length);
+  if (!hr.ok) return undefined;
+  const buf = Buffer.from(header.subarray(0, SEGMENT_HEADER_BYTES));
+  writeU32(buf, SegmentHeaderOffset.FLAGS, hr.header.flags | SEGMENT_FLAG_SEALED);
   writeU32(buf, SegmentHeaderOffset.HEADER_CRC, crc32c(buf, 0, SegmentHeaderOffset.HEADER_CRC));
   return buf;
 }
@@ -217,9 +244,10 @@ export function decodeSegmentHeader(buf: Uint8Array, available: number = buf.len
   }
   const firstSeq = readU64(buf, SegmentHeaderOffset.FIRST_SEQ);
   const createdUs = readU64(buf, SegmentHeaderOffset.CREATED_US);
+  const flags = readU32(buf, SegmentHeaderOffset.FLAGS);
   if (
     readU16(buf, SegmentHeaderOffset.HEADER_BYTES) !== SEGMENT_HEADER_BYTES ||
-    readU32(buf, SegmentHeaderOffset.FLAGS) !== 0 ||
+    (flags & ~kKnownHeaderFlags) !== 0 ||
     readU32(buf, SegmentHeaderOffset.RESERVED) !== 0 ||
     firstSeq < 1 ||
     createdUs < 0
@@ -233,7 +261,8 @@ export function decodeSegmentHeader(buf: Uint8Array, available: number = buf.len
     ok: true,
     header: {
       formatVersion,
-      flags: 0,
+      flags,
+      sealed: (flags & SEGMENT_FLAG_SEALED) !== 0,
       firstSeq,
       createdUs,
       writerId: b.toString('utf8', SegmentHeaderOffset.WRITER_ID, idEnd),

@@ -4,10 +4,11 @@
  * time index), segment headers and the links between segments. Reports every problem it finds
  * (it resyncs after damage) instead of stopping at the first.
  */
-import * as fsp from 'node:fs/promises';
-import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { HASH_BYTES } from './frame-layout.js';
+import { LossLedger, type SeqRange, salvageInto } from './salvage.js';
 import { listSegmentFiles, type SegmentFile, SegmentHeaderOffset } from './segment.js';
+import { readSegmentImage } from './segment-file.js';
 import { type ScanProblem, scanSegmentImage, type WalProblemKind } from './segment-scan.js';
 import { readWalDirNames } from './wal-dir.js';
 
@@ -18,7 +19,11 @@ export interface VerifyProblem {
   readonly segment: string;
   /** File offset of the problem (0 for header or whole-segment problems). */
   readonly offset: number;
-  /** Seqs affected, when known. */
+  /**
+   * The seqs the problem is about, when it is about seqs: the range of a `lost`,
+   * `missing-segment` or `duplicate` problem. Damage to bytes (`checksum`, `chain`, `seal`, ...)
+   * is located by `offset`; what it costs is reported as `lost` problems.
+   */
   readonly seqFrom?: number;
   readonly seqTo?: number;
   readonly message: string;
@@ -43,6 +48,13 @@ export interface VerifyReport {
   readonly sealedSegments: number;
   /** Total bytes of all segment files. */
   readonly bytes: number;
+  /**
+   * Seq ranges that no intact RECORD or GAP frame holds: exactly the RECOVERY_LOSS gaps
+   * `recoverWal` would write (the same accounting). Each is also a `lost` problem.
+   */
+  readonly lost: SeqRange[];
+  /** Number of seqs in `lost`. */
+  readonly lostSeqs: number;
   readonly problems: VerifyProblem[];
 }
 
@@ -64,6 +76,11 @@ export interface VerifyWalOptions {
    * looked at, so a writer appending concurrently cannot cause false alarms.
    */
   throughSeq?: number;
+  /**
+   * A directory without any segment is a valid, empty WAL. Default false: `verifyWal` throws
+   * `ERR_IRONLOG_WAL_EMPTY`, so that a wrong path is never reported as a valid log.
+   */
+  allowEmpty?: boolean;
   /** Called after each segment is checked (for a progress bar); must not throw. */
   onProgress?: (progress: WalProgress) => void;
 }
@@ -78,15 +95,26 @@ export interface WalProgress {
 
 const kZero = Buffer.alloc(HASH_BYTES);
 
+/** Problem kinds that are about seqs (their seqFrom/seqTo are kept). */
+const kSeqKinds: ReadonlySet<WalProblemKind> = new Set<WalProblemKind>(['missing-segment', 'duplicate', 'lost']);
+
 /**
  * Verifies the WAL in `dir`. Never throws for damage (it is reported in `problems`); throws
- * `ERR_IRONLOG_IO` when the directory cannot be read.
+ * `ERR_IRONLOG_IO` when the directory cannot be read, `ERR_IRONLOG_WAL_EMPTY` when it holds no
+ * segment (unless `allowEmpty`), `ERR_IRONLOG_SEGMENT_NOT_FILE` for a segment name that is not a
+ * regular file and `ERR_IRONLOG_SEGMENT_TOO_LARGE` for one over 4 GiB.
  *
  * What it cannot see without an outside anchor (the replicated seal hashes, the sink's acked
  * seq): segments deleted from the end, or the open segment cut exactly at a batch boundary.
  */
 export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promise<VerifyReport> {
   const { segments, foreign } = listSegmentFiles(dir, await readWalDirNames(dir));
+  if (segments.length === 0 && foreign.length === 0 && opts.allowEmpty !== true) {
+    throw new IronlogError(
+      ErrorCodes.WAL_EMPTY,
+      `no WAL segments in ${dir} (expected <20-digit first seq>.wal files): nothing to verify; an empty log that is expected needs --allow-empty (allowEmpty: true)`,
+    );
+  }
   const problems: VerifyProblem[] = [];
   for (const name of foreign) {
     problems.push({
@@ -107,25 +135,43 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
 
   const throughSeq = opts.throughSeq ?? Number.MAX_SAFE_INTEGER;
   const considered = segments.filter((s, i) => i === 0 || s.firstSeq <= throughSeq);
+  // The loss accounting recoverWal uses; a pruned start (when allowed) is not a loss.
+  const firstName = considered[0];
+  const lostAt: { range: SeqRange; segment: string }[] = [];
+  const ledger = new LossLedger(
+    (fromSeq, toSeq, segment) => lostAt.push({ range: { fromSeq, toSeq }, segment }),
+    opts.allowPrunedStart && firstName ? firstName.firstSeq : 1,
+  );
+  /** Seqs past this may still be being written (live, throughSeq): no loss is counted there. */
+  let horizon = throughSeq;
   for (let i = 0; i < considered.length; i++) {
     const seg = considered[i] as SegmentFile;
     const isLast = i === considered.length - 1;
-    let buf: Buffer;
-    try {
-      buf = await fsp.readFile(seg.path);
-    } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${errnoCode(err) ?? String(err)}`, {
-        cause: err,
-      });
-    }
-    bytes += buf.length;
+    // The last segment may be preallocated far ahead (zero fill): its trailing zeros are not held
+    // in memory. They change nothing for an open segment; after a seal they are reported below.
+    const image = await readSegmentImage(seg, { trimZeroTail: isLast });
+    if (!image) continue;
+    const buf = image.buf;
+    bytes += image.fileBytes;
     opts.onProgress?.({ segmentsDone: i + 1, segments: considered.length, bytesDone: bytes });
     const scan = scanSegmentImage(buf, { resync: true, stopAfterSeq: opts.throughSeq });
+    const zeroTail = image.fileBytes - buf.length;
     const add = (p: ScanProblem | Omit<VerifyProblem, 'segment'>): void => {
-      problems.push({ ...p, segment: seg.name });
+      const located = kSeqKinds.has(p.kind) ? p : { kind: p.kind, offset: p.offset, message: p.message };
+      problems.push({ ...located, segment: seg.name });
     };
+    const sealedHeader = scan.header?.sealed === true;
     for (const p of scan.problems) {
-      const torn = isLast && !scan.seal && p === scan.damage && scan.laterBatchOffset < 0 && p.kind !== 'chain';
+      // A torn tail is the unacknowledged end of the open segment; a segment that was sealed
+      // (its header says so, or a seal is in the file) has no torn tail: any damage is damage.
+      const torn =
+        isLast &&
+        !scan.seal &&
+        !sealedHeader &&
+        !scan.sealTrailer &&
+        p === scan.damage &&
+        scan.laterBatchOffset < 0 &&
+        p.kind !== 'chain';
       if (torn && opts.live) continue;
       if (torn)
         add({
@@ -135,8 +181,19 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
         });
       else add(p);
     }
-    if (scan.skippedSeqs > 0) {
-      add({ kind: 'seq', offset: 0, message: `${scan.skippedSeqs} seqs lost inside damaged batches of this segment` });
+    if (scan.seal && zeroTail > 0) {
+      add({
+        kind: 'trailing-bytes',
+        offset: buf.length,
+        message: `${zeroTail} zero bytes after the seal (a sealed segment ends at its seal)`,
+      });
+    }
+    if (sealedHeader && !scan.seal && !scan.stoppedEarly) {
+      add({
+        kind: 'seal',
+        offset: scan.dataEnd,
+        message: `the header says the segment was sealed, but the file does not end at a valid seal (${image.fileBytes} bytes; batches end at ${scan.dataEnd}): truncated, zeroed or overwritten`,
+      });
     }
     const header = scan.header;
     if (header && header.firstSeq !== seg.firstSeq) {
@@ -202,6 +259,17 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
       });
     }
     if (scan.seal) sealedSegments++;
+    if (isLast && opts.live && !scan.seal) horizon = Math.min(horizon, scan.summary.lastSeq);
+    // The loss accounting: a segment whose batches all checked out holds exactly its seq range;
+    // any other is salvaged frame by frame, as recoverWal does.
+    const clean = scan.problems.length === 0 && header !== undefined && !scan.stoppedEarly;
+    let fast = false;
+    if (clean) {
+      ledger.know(header.firstSeq - 1);
+      ledger.know(scan.summary.lastSeq);
+      fast = ledger.takeRange(header.firstSeq, scan.summary.lastSeq, seg.name);
+    }
+    if (!fast) salvageInto(ledger, buf, seg.name, []);
     records += scan.summary.records;
     gaps += scan.summary.gapFrames;
     gapSeqs += scan.summary.gapSeqs;
@@ -213,6 +281,21 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
       sealSha: scan.seal?.sha256,
     };
   }
+  ledger.finish('end');
+  const lost: SeqRange[] = [];
+  for (const { range, segment } of lostAt) {
+    if (range.fromSeq > horizon) continue;
+    const r = { fromSeq: range.fromSeq, toSeq: Math.min(range.toSeq, horizon) };
+    lost.push(r);
+    problems.push({
+      kind: 'lost',
+      segment: segment === 'end' ? (considered[considered.length - 1]?.name ?? '') : segment,
+      offset: 0,
+      seqFrom: r.fromSeq,
+      seqTo: r.toSeq,
+      message: `seqs ${r.fromSeq}..${r.toSeq} (${r.toSeq - r.fromSeq + 1}) are lost: no intact frame holds them`,
+    });
+  }
   return {
     valid: problems.length === 0,
     records,
@@ -223,6 +306,8 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
     segments: considered.length,
     sealedSegments,
     bytes,
+    lost,
+    lostSeqs: lost.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0),
     problems,
   };
 }

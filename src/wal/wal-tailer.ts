@@ -1,13 +1,4 @@
-/**
- * Incremental reading of a live WAL for `ironlog replay --follow`: remembers the segment, byte
- * offset, next seq and chain hash it reached, and on each {@link WalTailer.poll} parses only the
- * bytes written since (instead of re-reading the open segment from its start). Every batch is
- * checked as `readWal` checks it (frame CRCs, seqs, COMMIT, chain hash). The CLI only prints what
- * it returns.
- */
-import type { FileHandle } from 'node:fs/promises';
-import * as fsp from 'node:fs/promises';
-import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
+import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from './batch.js';
 import { align8 } from './bytes.js';
 import {
@@ -21,6 +12,7 @@ import {
 } from './frame-layout.js';
 import { decodeEvent, type WalRecord } from './reader.js';
 import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from './segment.js';
+import { openSegmentFile } from './segment-file.js';
 import { walCorrupt } from './wal-corrupt.js';
 import { listWalDir } from './wal-dir.js';
 
@@ -65,16 +57,12 @@ export class WalTailer {
         if (!opened) return;
       }
       const at = this.#at as Position;
-      let fh: FileHandle;
-      try {
-        fh = await fsp.open(at.seg.path, 'r');
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return;
-        throw new IronlogError(ErrorCodes.IO, `cannot open ${at.seg.path}: ${String(err)}`, { cause: err });
-      }
+      const opened = await openSegmentFile(at.seg, { missingOk: true });
+      if (!opened) return;
+      const fh = opened.fh;
       let moved = false;
       try {
-        const size = (await fh.stat()).size;
+        const size = opened.size;
         let window = kFirstWindowBytes;
         while (at.pos < size) {
           const len = Math.min(window, size - at.pos);
@@ -159,16 +147,14 @@ export class WalTailer {
     if (!seg) return false;
     const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
     let bytesRead = 0;
+    const opened = await openSegmentFile(seg, { missingOk: true });
+    if (!opened) return false;
     try {
-      const fh = await fsp.open(seg.path, 'r');
-      try {
-        bytesRead = (await fh.read(header, 0, SEGMENT_HEADER_BYTES, 0)).bytesRead;
-      } finally {
-        await fh.close();
-      }
+      bytesRead = (await opened.fh.read(header, 0, SEGMENT_HEADER_BYTES, 0)).bytesRead;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw new IronlogError(ErrorCodes.IO, `cannot open ${seg.path}: ${String(err)}`, { cause: err });
+      throw new IronlogError(ErrorCodes.IO, `cannot read ${seg.path}: ${String(err)}`, { cause: err });
+    } finally {
+      await opened.fh.close();
     }
     const hr = decodeSegmentHeader(header, bytesRead);
     // A segment being created may not have its header yet.

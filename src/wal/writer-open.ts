@@ -7,6 +7,7 @@
  *
  * Synchronous, through the `WalFs` seam, like the rest of the write path.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
@@ -30,6 +31,7 @@ import {
   type SegmentSummary,
   WRITER_ID_BYTES,
 } from './segment.js';
+import { checkSegmentSize } from './segment-file.js';
 import { type SegmentScan, scanSegmentImage } from './segment-scan.js';
 import { walCorrupt } from './wal-corrupt.js';
 import type { WalWriterOptions } from './writer.js';
@@ -162,7 +164,29 @@ function listSegmentsForWriting(wfs: WalFs, dir: string): SegmentFile[] {
       `${path.join(dir, foreign[0] as string)} is not an ironlog segment (segments are named <20-digit first seq>.wal)`,
     );
   }
+  for (const seg of segments) checkRegularFile(seg);
   return segments;
+}
+
+/**
+ * Refuses a segment name that is not a regular file (a symbolic link, directory, FIFO, device):
+ * opening a FIFO would block the open, a device would be read without end. Checked on the real
+ * file system with `lstat`; an entry it cannot see (a test double of {@link WalFs}) passes.
+ */
+function checkRegularFile(seg: SegmentFile): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(seg.path, { throwIfNoEntry: false });
+  } catch (err) {
+    throw ioError(`cannot stat ${seg.path}`, err);
+  }
+  if (st && !st.isFile()) {
+    throw new IronlogError(
+      ErrorCodes.SEGMENT_NOT_FILE,
+      `${seg.path} is not a regular file (${st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a device or socket'}); a segment must be a regular file`,
+    );
+  }
+  if (st) checkSegmentSize(seg, st.size);
 }
 
 /**
@@ -318,6 +342,16 @@ function continueOpenSegment(
   sealedBytes: number,
 ): OpenedWal {
   const damage = scan.damage;
+  if (scan.header?.sealed) {
+    // The seal was durable before this flag was set: a flagged segment without a valid seal at
+    // its end lost data (truncated or zeroed), it is never a crash artifact.
+    throw walCorrupt(
+      last.path,
+      scan.dataEnd,
+      scan.summary.lastSeq + 1,
+      'the header says the segment was sealed, but the file does not end at a valid seal (truncated or zeroed)',
+    );
+  }
   let opened = report;
   if (damage) {
     refuseUnlessTornTail(last, image, scan, damage);

@@ -22,7 +22,7 @@ import { debuglog } from 'node:util';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchBuilder } from './batch.js';
 import { COMMIT_FRAME_BYTES, HASH_BYTES } from './frame-layout.js';
-import { fsyncDir, nodeWalFs, type WalFs, writeFully } from './fs.js';
+import { fsyncDir, nodeWalFs, readFully, type WalFs, writeFully } from './fs.js';
 import { ioFailure } from './io-failure.js';
 import type { SealedSegment } from './sealed-segment.js';
 import {
@@ -33,6 +33,7 @@ import {
   SegmentSummary,
   sealFrameBytes,
   segmentFileName,
+  withSealedFlag,
   zeroHash,
 } from './segment.js';
 import { checkWriterOptions, type OpenedWal, openWalDirectory, type WalOpenReport } from './writer-open.js';
@@ -524,6 +525,27 @@ export class WalWriter {
     this.#requestZeroFill();
   }
 
+  /**
+   * Sets the SEALED flag in the header of the segment just sealed, after its seal is durable, so
+   * that a reader can tell a sealed segment that lost its end (truncated or zeroed back to a
+   * batch boundary, seal included) from an open one. Best effort: the segment is sealed and
+   * valid without the flag (as segments of earlier versions are); a failure is only logged, and
+   * either header (old or new) is valid if the machine stops in between.
+   */
+  #markSealed(): void {
+    const wfs = this.#fs;
+    try {
+      const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      if (readFully(wfs, this.#fd, header, 0, SEGMENT_HEADER_BYTES, 0) !== SEGMENT_HEADER_BYTES) return;
+      const flagged = withSealedFlag(header);
+      if (!flagged || flagged.equals(header)) return;
+      writeFully(wfs, this.#fd, flagged, 0, SEGMENT_HEADER_BYTES, 0);
+      wfs.fdatasyncSync(this.#fd);
+    } catch (err) {
+      debug('setting the sealed flag of %s failed (%s); the seal itself is durable', this.#segPath, errnoCode(err));
+    }
+  }
+
   #sealOpenSegment(): void {
     const wfs = this.#fs;
     const s = this.#summary;
@@ -553,6 +575,7 @@ export class WalWriter {
       this.#rollbackToSynced();
       throw ioFailure('fsync', err, `seal of ${this.#segPath} (seqs ${from}..${to} are not durable)`);
     }
+    this.#markSealed();
     const sha = createHash('sha256').update(sealFrame).digest();
     const info: SealedSegment = {
       path: this.#segPath,
