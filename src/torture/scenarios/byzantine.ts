@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { type ByzantineLog, type ByzantineWriteKind, createByzantineFs } from '../../testing/byzantine-fs.js';
 import { nodeWalFs } from '../../wal/fs.js';
 import { readWal } from '../../wal/reader.js';
+import { SEGMENT_HEADER_BYTES } from '../../wal/segment.js';
 import { verifyWal } from '../../wal/verify.js';
 import { WalWriter } from '../../wal/writer.js';
 import { addMetric, type Scenario, type TortureContext } from '../types.js';
@@ -24,6 +25,8 @@ interface State {
   readonly expected: Map<number, ExpectedRecord>;
   readonly ackedThrough: number;
   readonly lie: string;
+  /** The lie was a lost rewrite of a segment header (the SEALED flag set after the seal is durable). */
+  readonly lostHeaderRewrite: boolean;
 }
 const kState = new WeakMap<TortureContext, State>();
 const kKinds: readonly (ByzantineWriteKind | 'stale')[] = ['flip', 'lost', 'misdirect', 'short', 'stale'];
@@ -56,12 +59,24 @@ async function run(ctx: TortureContext): Promise<void> {
     // Serve an older version of one file: a snapshot that differs from what the file holds now.
     const stale = snapshots.filter((s) => !fs.readFileSync(path.join(dir, s.name)).equals(s.bytes));
     if (stale.length === 0) {
-      kState.set(ctx, { dir, expected, ackedThrough, lie: 'none (no stale snapshot differed)' });
+      kState.set(ctx, {
+        dir,
+        expected,
+        ackedThrough,
+        lie: 'none (no stale snapshot differed)',
+        lostHeaderRewrite: false,
+      });
       return;
     }
     const s = rng.pick(stale);
     fs.writeFileSync(path.join(dir, s.name), s.bytes);
-    kState.set(ctx, { dir, expected, ackedThrough, lie: `stale ${s.name} (${s.bytes.length} bytes)` });
+    kState.set(ctx, {
+      dir,
+      expected,
+      ackedThrough,
+      lie: `stale ${s.name} (${s.bytes.length} bytes)`,
+      lostHeaderRewrite: false,
+    });
     addMetric(ctx, 'stale');
     return;
   }
@@ -82,7 +97,12 @@ async function run(ctx: TortureContext): Promise<void> {
   });
   const lie = log.lied ? `${log.lied.kind} write of ${log.lied.length} bytes at ${log.lied.position}` : 'none';
   if (log.lied) addMetric(ctx, log.lied.kind);
-  kState.set(ctx, { dir, expected, ackedThrough, lie });
+  // The writer rewrites a segment's header once its seal is durable, to set the SEALED flag (see
+  // docs/wal-format.md §3). Losing that rewrite leaves the state of a crash between the seal's
+  // fdatasync and the rewrite: a legal earlier state, sealed without the flag.
+  const lostHeaderRewrite =
+    log.lied?.kind === 'lost' && log.lied.position === 0 && log.lied.length === SEGMENT_HEADER_BYTES;
+  kState.set(ctx, { dir, expected, ackedThrough, lie, lostHeaderRewrite });
 }
 
 async function verify(ctx: TortureContext): Promise<void> {
@@ -131,14 +151,15 @@ async function verify(ctx: TortureContext): Promise<void> {
   }
   if (
     signals.length === 0 &&
-    st.lie.startsWith('stale') &&
+    (st.lie.startsWith('stale') || st.lostHeaderRewrite) &&
     wrong.length === 0 &&
     records === st.expected.size &&
     lastSeq >= st.ackedThrough
   ) {
     // The older version still holds every record, byte for byte (e.g. the last segment as it was
-    // just before its seal was written): a legal earlier state, the same as a crash before the
-    // seal. Nothing acked is lost or changed, so there is nothing to detect.
+    // just before its seal was written, or a sealed segment whose SEALED-flag header rewrite was
+    // lost): a legal earlier state, the same as a crash before the seal or before the rewrite.
+    // Nothing acked is lost or changed, so there is nothing to detect.
     addMetric(ctx, 'staleHarmless');
     ctx.log(`${st.lie}: an earlier state with every record intact; nothing lost`);
     return;
