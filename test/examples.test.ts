@@ -135,7 +135,7 @@ describe('examples', () => {
       /^PHI in the stored event: none /,
       /^same patient, same pseudonym: true$/,
       /^verify signed log: valid=true records=100 checkpoints=\d+$/,
-      /^tampered copy: valid=false, problems: checksum, seq \(first at seq 1 in 00000000000000000001\.wal\)$/,
+      /^tampered copy: valid=false, problems: checksum, lost \(lost seq 1 in 00000000000000000001\.wal\)$/,
       /^tampered copy against the signed checkpoints: valid=false, problems: entries, root-mismatch, wal$/,
       /^recover: 99 records kept, lost seqs 1 \(recorded as a gap\)$/,
       /^verify recovered: valid=true gaps=1$/,

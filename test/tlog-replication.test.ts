@@ -365,8 +365,11 @@ describe('verify --public-key on a WAL pruned by local retention', () => {
     expect(strict.stderr).toBe('');
     expect(strict.code).toBe(1);
     const sj = JSON.parse(strict.stdout) as { valid: boolean; problems: { kind: string; message: string }[] };
-    // The tlog check names the pruned prefix; verifyWal reports the same start as a missing segment.
-    expect(sj.problems.map((p) => p.kind)).toEqual(['pruned-start', 'wal']);
+    // The tlog check names the pruned prefix.
+    // verifyWal reports the missing start twice: as a missing link and as the seqs it loses.
+    expect(sj.problems.map((p) => p.kind)).toEqual(['pruned-start', 'wal', 'wal']);
+    expect(sj.problems[1]?.message).toMatch(/^missing-segment /);
+    expect(sj.problems[2]?.message).toContain(`seqs 1..${first - 1} (${first - 1}) are lost`);
     expect(sj.problems[0]?.message).toMatch(new RegExp(`seqs 1-${first - 1} .*not checked.*--source`));
 
     const partial = await runCli(['verify', '--dir', dir, '--public-key', keys.verifierKey, '--allow-pruned-start']);

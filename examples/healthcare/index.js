@@ -145,8 +145,9 @@ try {
   const tampered = await verifyWal(copy);
   const kinds = [...new Set(tampered.problems.map((p) => p.kind))].join(', ');
   const p = tampered.problems[0];
+  const lostSeqs = tampered.lost.map((r) => (r.fromSeq === r.toSeq ? `${r.fromSeq}` : `${r.fromSeq}..${r.toSeq}`));
   console.log(
-    `tampered copy: valid=${tampered.valid}, problems: ${kinds} (first at seq ${p?.seqFrom} in ${p?.segment})`,
+    `tampered copy: valid=${tampered.valid}, problems: ${kinds} (lost seq ${lostSeqs.join(',')} in ${p?.segment})`,
   );
   const tamperedLog = await verifyLog(copy, { publicKey });
   const logKinds = [...new Set(tamperedLog.problems.map((q) => q.kind))].sort().join(', ');

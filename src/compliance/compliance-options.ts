@@ -3,7 +3,6 @@
  * are checked against the other options; an unmet one fails with `ERR_IRONLOG_COMPLIANCE_UNMET`
  * naming every unmet clause. The resolved form (plain data) is what `compliance.json` stores.
  */
-import type { BackendConfig } from '../backends/types.js';
 import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
 import {
   type BackendFact,
@@ -64,7 +63,7 @@ export interface ComplianceInputs {
   readonly replication:
     | {
         readonly quorum: number;
-        readonly backends: readonly BackendConfig[];
+        readonly backends: readonly BackendSettings[];
         readonly localRetention: { readonly deleteAfterMs: number; readonly legalHold: boolean } | undefined;
       }
     | undefined;
@@ -82,8 +81,26 @@ function days(name: string, v: unknown): number | undefined {
   return v;
 }
 
+/**
+ * The fields of a replication backend's configuration a profile looks at: structurally a
+ * `BackendConfig` of `src/backends` (compliance sits below the backends layer, so it names only
+ * what it reads).
+ */
+export interface BackendSettings {
+  readonly type: 's3' | 'azure' | 'gcs' | 'fs';
+  readonly name?: string | undefined;
+  readonly dir?: string | undefined;
+  readonly container?: string | undefined;
+  readonly bucket?: string | undefined;
+  readonly objectLock?: { readonly mode: string; readonly retainDays: number } | undefined;
+  readonly immutability?: { readonly mode: string; readonly retainDays: number } | undefined;
+  readonly retention?: { readonly mode: string; readonly retainDays: number } | undefined;
+  readonly legalHold?: boolean | undefined;
+  readonly eventBasedHold?: boolean | undefined;
+}
+
 /** The compliance view of one configured backend. */
-export function backendFact(b: BackendConfig): BackendFact {
+export function backendFact(b: BackendSettings): BackendFact {
   const name = b.name ?? `${b.type}:${b.type === 'fs' ? b.dir : b.type === 'azure' ? b.container : b.bucket}`;
   switch (b.type) {
     case 's3':
