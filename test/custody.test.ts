@@ -485,6 +485,9 @@ describe('read-only WAL directories (a mounted WORM copy)', () => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
       });
+      // A child that cannot even start (e.g. the nobody user may not execute this Node binary)
+      // answers at once with the reason, instead of leaving the test waiting.
+      child.once('error', (err) => resolve({ code: -1, stdout, stderr: `${stderr}spawn failed: ${String(err)}` }));
       child.once('close', (code) => resolve({ code, stdout, stderr }));
     });
   }

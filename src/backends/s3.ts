@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { requireOptional } from '../core/optional-dependency.js';
+import { beforeLoading, requireOptional } from '../core/optional-dependency.js';
 import { backendError, backendName, daysFromNow, md5Base64, md5Hex, verifyError, verifyStored } from './common.js';
 import {
   type Backend,
@@ -26,13 +26,9 @@ import {
   type VersioningState,
 } from './types.js';
 
-// The AWS SDK warns (process.emitWarning, once per SDK copy and process) that its releases after
-// January 2027 need Node 22. ironlog decides its own Node line (package.json `engines`), and the
-// notice is nothing an ironlog user can act on; it printed before every `--source s3://` error
-// and 21 times in `npm test`. This is the SDK's documented switch, read when the first client is
-// created; `??=` leaves a value the user set alone.
-const kSdkNodeWarningSwitch = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
-process.env[kSdkNodeWarningSwitch] ??= 'true';
+// Loading this module is where the S3 backend begins: the SDK's Node-line notice is off from here
+// on (see beforeLoading), also for clients an application creates itself afterwards.
+beforeLoading('@aws-sdk/client-s3');
 
 const kDefaultThreshold = 16 * 1024 * 1024;
 const kDefaultPartBytes = 8 * 1024 * 1024;

@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
-import { missingDependency, type OptionalPeer } from '../core/optional-dependency.js';
+import { beforeLoading, missingDependency, type OptionalPeer } from '../core/optional-dependency.js';
 
 /** Bytes of every data key and master key (AES-256). */
 export const kKeyBytes = 32;
@@ -289,6 +289,7 @@ const kKmsPackage = '@aws-sdk/client-kms';
  * feature that needs it) when it is not installed.
  */
 export async function loadOptionalModule<T>(name: OptionalPeer, feature: string): Promise<T> {
+  beforeLoading(name);
   try {
     return (await import(name)) as T;
   } catch (err) {

@@ -24,6 +24,18 @@ export type OptionalPeer = keyof typeof kOptionalPeers;
 
 const require = createRequire(import.meta.url);
 
+// The AWS SDK warns (process.emitWarning, once per SDK copy and process) that its releases after
+// January 2027 need Node 22. ironlog decides its own Node line (package.json `engines`), and the
+// notice is nothing an ironlog user can act on; it printed before every `--source s3://` error
+// and many times in `npm test`. This is the SDK's documented switch, read when the first client
+// is created; `??=` leaves a value the user set alone.
+const kAwsSdkNodeWarningSwitch = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/** What must hold before an optional peer is loaded (today: the AWS SDK's Node-line notice off). */
+export function beforeLoading(pkg: string): void {
+  if (pkg.startsWith('@aws-sdk/')) process.env[kAwsSdkNodeWarningSwitch] ??= 'true';
+}
+
 /** The typed error for `pkg` missing, `feature` being what needed it (e.g. `'the s3 backend'`). */
 export function missingDependency(pkg: OptionalPeer, feature: string, cause?: unknown): IronlogError {
   return new IronlogError(
@@ -64,6 +76,7 @@ export function assertOptionalDependency(pkg: OptionalPeer, feature: string): vo
  * synchronous (the replication backends); `T` is the module's type (`typeof import('pkg')`).
  */
 export function requireOptional<T>(pkg: OptionalPeer, feature: string): T {
+  beforeLoading(pkg);
   try {
     return require(pkg) as T;
   } catch (err) {
@@ -74,6 +87,7 @@ export function requireOptional<T>(pkg: OptionalPeer, feature: string): T {
 
 /** Loads `pkg` with a dynamic `import()` on first use (its ES module build where it has one). */
 export async function importOptional<T>(pkg: OptionalPeer, feature: string, load: () => Promise<T>): Promise<T> {
+  beforeLoading(pkg);
   try {
     return await load();
   } catch (err) {
