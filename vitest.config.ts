@@ -2,22 +2,23 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Coverage floors of the test processes (lines, statements, branches, functions; a glob takes its
- * files out of the global figure). Set at what `npm run coverage` reached minus one point for
- * run-to-run noise, on 2026-12-03 (after the wal, serve and replication splits) over part of the
- * suite: every src/ test and the sink, threads, faults, options, errors-docs and cli-tools tests.
- * A run of the whole suite reaches at least this. Raise them with the run that raises the
- * figures; never lower them to make a change pass. The floors that include the writer worker and
- * child processes are in scripts/coverage.mjs.
+ * files out of the global figure). Set at what `npm run coverage` reached over the whole suite on
+ * 2026-12-03 (figures in CONTRIBUTING.md) minus about one point for run-to-run noise. Raise them
+ * with the run that raises the figures; never lower them to make a change pass. The floors that
+ * include the writer worker and child processes are in scripts/coverage.mjs.
  */
+// The global figures cover the files outside the globs below (65.6% of their lines in that run);
+// statements, branches and functions of that remainder were not broken out: their floors stay at
+// the earlier, lower measurement until a run reports them.
 const kThresholds = {
-  lines: 29,
+  lines: 64,
   statements: 32,
   branches: 33,
   functions: 22,
-  'src/wal/**': { lines: 88, statements: 88, branches: 81, functions: 85 },
-  'src/groupcommit/**': { lines: 93, statements: 93, branches: 78, functions: 74 },
+  'src/wal/**': { lines: 87, statements: 87, branches: 80, functions: 91 },
+  'src/groupcommit/**': { lines: 91, statements: 90, branches: 76, functions: 77 },
   'src/ringbuffer/**': { lines: 97, statements: 96, branches: 91, functions: 73 },
-  'src/main/**': { lines: 77, statements: 68, branches: 63, functions: 65 },
+  'src/main/**': { lines: 88, statements: 80, branches: 74, functions: 90 },
 };
 
 // `npm test` runs `npm run build` first (pretest): worker threads start from the compiled

@@ -138,7 +138,7 @@ for (const folder of rows) {
 // (the test processes' own thresholds are in vitest.config.ts). Set like those: what a run over
 // part of the suite reached on 2026-12-03, minus one point. Raise them with the run that raises
 // the figures; never lower them to make a change pass.
-const kCombinedLineFloors = { 'all of src/': 63, 'src/wal': 93, 'src/groupcommit': 94, 'src/ringbuffer': 97 };
+const kCombinedLineFloors = { 'all of src/': 91, 'src/wal': 93, 'src/groupcommit': 95, 'src/ringbuffer': 97 };
 const below = [];
 if (!subset) {
   for (const [folder, floor] of Object.entries(kCombinedLineFloors)) {
