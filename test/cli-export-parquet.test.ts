@@ -2,6 +2,7 @@
  * `ironlog export --format parquet`, read back with an independent Parquet implementation
  * (DuckDB, through @duckdb/node-api) and compared cell by cell with what was emitted.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -309,5 +310,37 @@ describe('ironlog export --format parquet', () => {
     expect(
       await rows(`select count(*) as n, min(seq) as lo, max(seq) as hi from read_parquet(${sqlString(piped)})`),
     ).toEqual([{ n: BigInt(kCount), lo: 1n, hi: BigInt(kCount) }]);
+  });
+  it('decrypts encrypted records with the keys (as the other formats do), marks them with --no-decrypt, and refuses without keys', async () => {
+    const dir = tmp.join('wal');
+    const keyFile = tmp.join('master-keys.json');
+    fs.writeFileSync(keyFile, JSON.stringify({ keys: { m1: randomBytes(32).toString('base64') } }));
+    const keyProvider = { type: 'file' as const, path: keyFile };
+    const subjectEncryption = { subjectPath: 'user.id', fields: ['user.name'] };
+    const sink = await openSink({ dir, keyProvider, encryption: {}, subjectEncryption });
+    const sent = Array.from({ length: 20 }, (_, i) => ({ i, user: { id: `u${i % 3}`, name: `Name ${i}` } }));
+    await sink.emitBatch(sent);
+    await sink.close();
+
+    const out = tmp.join('clear.parquet');
+    const args = ['export', '--dir', dir, '--format', 'parquet', '--columns', 'name=user.name:string', '--output'];
+    const clear = await runCli([...args, out, '--key-file', keyFile]);
+    expect(clear.stderr).toBe(`exported 20 records to ${out}\n`);
+    const got = await rows(`select seq, event, name from read_parquet(${sqlString(out)}) order by seq`);
+    expect(got.map((r) => JSON.parse(r.event as string))).toEqual(sent);
+    expect(got.map((r) => r.name)).toEqual(sent.map((e) => e.user.name));
+
+    const marked = tmp.join('marked.parquet');
+    expect((await runCli([...args, marked, '--no-decrypt'])).code).toBe(0);
+    const m = await rows(`select event from read_parquet(${sqlString(marked)}) order by seq`);
+    expect(m).toHaveLength(20);
+    for (const r of m) expect(r.event).not.toContain('Name ');
+
+    const refused = tmp.join('refused.parquet');
+    const noKeys = await runCli([...args, refused], { IRONLOG_KEYS: '' });
+    expect(noKeys.code).toBe(2);
+    expect(noKeys.stderr).toMatch(/^ironlog: ERR_IRONLOG_KEY_UNAVAILABLE: /);
+    expect(fs.existsSync(refused)).toBe(false);
+    expect(fs.existsSync(`${refused}.partial`)).toBe(false);
   });
 });

@@ -154,6 +154,8 @@ Examples:
             filter,
             columns: parquetColumns,
             rowGroupRows: opts.rowGroupRows,
+            // Sealed fields decrypted or marked, as in the other formats.
+            open: recordOpenerFor(opts.dir, opts),
             onRecord: (seq) => {
               if (bar && (++n & 1023) === 0) bar.update(seq - firstSeq + 1);
             },

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { fsyncDir, nodeWalFs, writeFully } from '../wal/fs.js';
-import { type ReadWalOptions, readWal } from '../wal/reader.js';
+import { type ReadWalOptions, readWal, type WalRecord } from '../wal/reader.js';
 import { decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from '../wal/segment.js';
 import { listWalDir } from '../wal/wal-dir.js';
 import type { RecordFilter } from './filter.js';
@@ -60,6 +60,12 @@ export interface ParquetExportOptions {
   readonly rowGroupRows?: number | undefined;
   /** Called with each record's seq as it is read (the progress bar). */
   readonly onRecord?: ((seq: number) => void) | undefined;
+  /**
+   * Turns each record as stored into the record exported: decrypts sealed fields or marks them
+   * (`--key-file`, `$IRONLOG_KEYS`, KMS, `--no-decrypt`), exactly as the other formats do. Applied
+   * before the filter and the columns, so both see the clear event. Default: records as stored.
+   */
+  readonly open?: ((r: WalRecord) => Promise<WalRecord> | WalRecord) | undefined;
 }
 
 /** What was written. */
@@ -199,7 +205,8 @@ async function* matching(
   opts: ParquetExportOptions,
   range: ReadWalOptions,
 ): AsyncGenerator<{ seq: number; timeUs: number; event: unknown }> {
-  for await (const r of readWal(opts.dir, range)) {
+  for await (const raw of readWal(opts.dir, range)) {
+    const r = opts.open ? await opts.open(raw) : raw;
     if (opts.filter && !opts.filter(recordJson(r))) continue;
     yield r;
   }
@@ -215,8 +222,9 @@ async function inferTypes(
 ): Promise<{ types: ParquetColumnType[]; lastSeq: number | undefined }> {
   const pending = opts.columns.map((c) => (c.type === undefined ? new TypeInference() : undefined));
   let lastSeq: number | undefined;
-  for await (const r of readWal(opts.dir, opts.range)) {
-    lastSeq = r.seq;
+  for await (const raw of readWal(opts.dir, opts.range)) {
+    lastSeq = raw.seq;
+    const r = opts.open ? await opts.open(raw) : raw;
     if (opts.filter && !opts.filter(recordJson(r))) continue;
     for (const [i, c] of opts.columns.entries()) pending[i]?.observe(pickPath(r.event, c.path));
   }
