@@ -58,7 +58,7 @@ function expectLines(stdout: string, patterns: readonly RegExp[]): void {
 describe('examples', () => {
   it('every example directory has an index.js, a README and an npm script, and is tested here', () => {
     const names = fs.readdirSync(path.join(kRoot, 'examples')).sort();
-    expect(names).toEqual(['basic', 'healthcare', 'replication', 'trading-gateway']);
+    expect(names).toEqual(['basic', 'healthcare', 'multi-tenant', 'replication', 'trading-gateway']);
     const scripts = (
       JSON.parse(fs.readFileSync(path.join(kRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
@@ -107,6 +107,24 @@ describe('examples', () => {
       .filter((l) => bucket.test(l))
       .map((l) => Number(/(\d+) #*$/.exec(l)?.[1]));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(4000);
+    expect(r.leftovers).toEqual([]);
+  });
+
+  it('multi-tenant: three tenants on one writer thread, per-tenant counts, verify each', async () => {
+    const r = await runExample('multi-tenant');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expectLines(r.stdout, [
+      /^3 tenants \(acme, globex, initech\), 1 writer thread$/,
+      /^acme: 120 records, durable through seq 120 \(same thread\)$/,
+      /^globex: 80 records, durable through seq 80 \(same thread\)$/,
+      /^initech: 40 records, durable through seq 40 \(same thread\)$/,
+      /^replay globex: records of other tenants: 0$/,
+      /^verify acme: valid=true records=120 card=\[REDACTED\]$/,
+      /^verify globex: valid=true records=80 card=4111111111111111$/,
+      /^verify initech: valid=true records=40 card=4111111111111111$/,
+      /^CLI: ironlog verify --dir <root> --tenant initech: exit 0$/,
+    ]);
     expect(r.leftovers).toEqual([]);
   });
 

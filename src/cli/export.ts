@@ -14,9 +14,12 @@ import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.j
 import { parseColumnSpecs } from './parquet-columns.js';
 import { exportParquet, kDefaultRowGroupRows } from './parquet-writer.js';
 import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
+import { addTenantOption, applyTenant } from './tenant-arg.js';
 
 interface ExportOptions extends KeyCliOptions {
   dir: string;
+  /** With --dir <root>: one tenant of a sink group. */
+  tenant?: string;
   format: 'ndjson' | 'csv' | 'json' | 'parquet';
   output: string;
   filter?: string;
@@ -97,6 +100,7 @@ export function registerExport(program: Command): void {
       seqArg,
     )
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal anyway)');
+  addTenantOption(exportCmd);
   addKeyOptions(exportCmd, true)
     .addHelpText(
       'after',
@@ -110,9 +114,11 @@ Filter language (full grammar in docs/cli.md):
 Examples:
   $ ironlog export --dir ./audit --format csv --columns user,action --filter 'level >= 40' --output errors.csv
   $ ironlog export --dir ./audit --format ndjson --from 2026-11-01T00:00:00Z --output - | gzip > nov.ndjson.gz
-  $ ironlog export --dir ./audit --format parquet --columns user.id,amount:double --output audit.parquet`,
+  $ ironlog export --dir ./audit --format parquet --columns user.id,amount:double --output audit.parquet
+  $ ironlog export --dir ./group-root --tenant acme --format ndjson --output acme.ndjson`,
     )
     .action(async (opts: ExportOptions) => {
+      applyTenant(opts);
       const filter: RecordFilter | undefined = opts.filter !== undefined ? compileFilter(opts.filter) : undefined;
       if (opts.rowGroupRows !== undefined && opts.format !== 'parquet') {
         throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--row-group-rows applies to --format parquet only');

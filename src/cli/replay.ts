@@ -17,9 +17,12 @@ import {
 import { compileFilter, type RecordFilter } from './filter.js';
 import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.js';
 import { beforeBrokenPipeExit, ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
+import { addTenantOption, applyTenant } from './tenant-arg.js';
 
 interface ReplayOptions extends KeyCliOptions {
   dir?: string;
+  /** With --dir <root>: one tenant of a sink group. */
+  tenant?: string;
   /** A replicated history (backend URL). */
   source?: string;
   nodes?: string[];
@@ -86,6 +89,7 @@ export function registerReplay(program: Command): void {
         .argParser(positiveDurationMs)
         .default(250, '250ms'),
     );
+  addTenantOption(replay);
   addKeyOptions(replay, true)
     .addHelpText(
       'after',
@@ -102,10 +106,12 @@ ADC, AZURE_STORAGE_CONNECTION_STRING); S3 endpoint/region/forcePathStyle go in t
 Examples:
   $ ironlog replay --dir ./audit --from 2026-11-22T00:00:00Z --to 2026-11-23T00:00:00Z --format table
   $ ironlog replay --dir ./audit --from-seq 1000 --follow | jq .event
+  $ ironlog replay --dir ./group-root --tenant acme --format table
   $ ironlog replay --source 's3://audit-prod/audit?region=eu-west-1' --from 2026-11-22T00:00:00Z
   $ ironlog replay --from 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a --format table`,
     )
     .action(async (opts: ReplayOptions) => {
+      applyTenant(opts);
       const fromUrl = typeof opts.from === 'string' ? opts.from : undefined;
       const from = opts.from instanceof Date ? opts.from : undefined;
       const target = resolveReadTarget({ dir: opts.dir, source: opts.source, fromUrl });

@@ -13,10 +13,13 @@ import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } 
 import { collectArg } from './key-arg.js';
 import { type KeyCliOptions, keyProviderFromCli } from './key-args.js';
 import { segmentProgress } from './progress.js';
+import { addTenantOption, applyTenant } from './tenant-arg.js';
 import { verifyLogLocal, verifyLogRemote } from './verify-log.js';
 
 interface VerifyOptions extends KeyCliOptions {
   dir?: string;
+  /** With --dir <root>: one tenant of a sink group. */
+  tenant?: string;
   source?: string;
   from?: string;
   nodes?: string[];
@@ -223,6 +226,7 @@ export function registerVerify(program: Command): void {
     .option('--kms-key-id <id>', 'same, with master keys in AWS KMS')
     .option('--kms-region <region>', 'with --kms-key-id: the AWS region')
     .option('--kms-endpoint <url>', 'with --kms-key-id: a KMS endpoint URL');
+  addTenantOption(verify);
   verify
     .addHelpText(
       'after',
@@ -238,12 +242,14 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 
 Examples:
   $ ironlog verify --dir ./audit --json
+  $ ironlog verify --dir ./group-root --tenant acme
   $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1' --public-key audit.pub
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
   $ ironlog verify --source 'file:///mnt/nfs/audit?prefix=audit' --nodes node-a,node-b`,
     )
     .action(async (opts: VerifyOptions) => {
+      applyTenant(opts);
       const target = resolveReadTarget({
         dir: opts.dir,
         source: opts.source,

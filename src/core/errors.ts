@@ -113,6 +113,9 @@ export const ErrorCodes = {
   SEGMENT_NOT_FILE: 'ERR_IRONLOG_SEGMENT_NOT_FILE',
   /** A segment file is larger than 4 GiB, the largest segment ironlog writes: it is not read. */
   SEGMENT_TOO_LARGE: 'ERR_IRONLOG_SEGMENT_TOO_LARGE',
+  // multi-tenant sink groups (issue 14)
+  /** No such tenant: `group.tenant(id)` or `--tenant` names an id the group (or `<root>/tenants/`) does not have. */
+  TENANT_NOT_FOUND: 'ERR_IRONLOG_TENANT_NOT_FOUND',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -70,6 +70,27 @@ export function runCommitLoop(deps: CommitLoopDeps): number {
   return new CommitLoop(deps).run();
 }
 
+/**
+ * A commit loop driven one turn at a time, for a writer thread that serves several WALs (a sink
+ * group, `workers/writer/group-entry.ts`): {@link SteppedCommitLoop.step} never blocks; the
+ * caller sleeps on every ring at once (`RingConsumer.armWait`) for at most the returned time.
+ */
+export interface SteppedCommitLoop {
+  /**
+   * Runs one turn: commits what the ring holds, or does the idle work. Returns 0 (call again at
+   * once), a positive number of milliseconds to sleep at most (or until data arrives), or -1
+   * (closing, everything resolved: the loop is done and the WAL may be closed). Throws only as
+   * {@link runCommitLoop} does (bugs).
+   */
+  step(): number;
+}
+
+/** The loop of {@link runCommitLoop}, stepped by the caller instead of blocking. */
+export function createSteppedCommitLoop(deps: CommitLoopDeps): SteppedCommitLoop {
+  const loop = new CommitLoop(deps, false);
+  return { step: () => loop.step() };
+}
+
 /** What an idle turn decided. */
 enum IdleTurn {
   /** Something was done (or is due): look at the ring again at once. */
@@ -109,8 +130,11 @@ class CommitLoop {
   #lastAgeCheckMs: number;
   #closingSinceMs = 0;
   #fault: Fault | undefined;
+  /** False when stepped ({@link createSteppedCommitLoop}): no turn may block the thread. */
+  readonly #blocking: boolean;
 
-  constructor(deps: CommitLoopDeps) {
+  constructor(deps: CommitLoopDeps, blocking = true) {
+    this.#blocking = blocking;
     this.#deps = deps;
     this.#consumer = deps.consumer;
     this.#wal = deps.wal;
@@ -135,11 +159,7 @@ class CommitLoop {
   run(): number {
     for (;;) {
       if (this.#consumer.hasData()) {
-        if (this.#fault) this.rejectWhileFaulted(this.#fault);
-        else if (this.#deps.sealer && !this.#deps.sealer.prepare(this.#wal.segmentFirstSeq)) {
-          // No data key: fail closed (the frames are rejected through the fault path, never stored in clear).
-          this.enterFault(this.#deps.sealer.unavailable, this.#wal.lastSeq + 1, this.#wal.lastSeq);
-        } else this.commitTurn();
+        this.busyTurn();
         continue;
       }
       const t = this.#now();
@@ -147,6 +167,28 @@ class CommitLoop {
       if (next === IdleTurn.Done) return this.#wal.lastSeq;
       if (next === IdleTurn.Wait) this.waitForWork(t);
     }
+  }
+
+  /** One turn of {@link run} without the wait: see {@link SteppedCommitLoop.step}. */
+  step(): number {
+    if (this.#consumer.hasData()) {
+      this.busyTurn();
+      return 0;
+    }
+    const t = this.#now();
+    const next = this.idleTurn(t);
+    if (next === IdleTurn.Done) return -1;
+    if (next === IdleTurn.Again) return 0;
+    return Math.max(1, this.waitTimeoutMs(t));
+  }
+
+  /** The ring holds frames: reject them (faulted), fail them (no data key) or commit them. */
+  busyTurn(): void {
+    if (this.#fault) this.rejectWhileFaulted(this.#fault);
+    else if (this.#deps.sealer && !this.#deps.sealer.prepare(this.#wal.segmentFirstSeq)) {
+      // No data key: fail closed (the frames are rejected through the fault path, never stored in clear).
+      this.enterFault(this.#deps.sealer.unavailable, this.#wal.lastSeq + 1, this.#wal.lastSeq);
+    } else this.commitTurn();
   }
 
   // ---- busy turns ----------------------------------------------------------------------------
@@ -243,6 +285,7 @@ class CommitLoop {
     if (this.#closingSinceMs === 0) this.#closingSinceMs = t;
     // A producer may have claimed space and not yet published it; give it a moment.
     if (this.#consumer.hasUnpublishedClaims() && t - this.#closingSinceMs < kClosingClaimGraceMs) {
+      if (!this.#blocking) return IdleTurn.Wait; // waitTimeoutMs caps the sleep at 5 ms
       this.#consumer.waitForData(5);
       return IdleTurn.Again;
     }
@@ -264,12 +307,17 @@ class CommitLoop {
 
   /** Sleeps until data arrives or the next deadline (interval sync, fault retry) is due. */
   waitForWork(t: number): void {
-    let timeout = kIdleWaitMs;
+    this.#consumer.waitForData(this.waitTimeoutMs(t));
+  }
+
+  /** How long an idle loop may sleep: until the next deadline (interval sync, fault retry, closing grace). */
+  waitTimeoutMs(t: number): number {
+    let timeout = this.#closingSinceMs !== 0 ? 5 : kIdleWaitMs;
     if (this.#policy.syncMode === 'interval' && this.#wal.lastSeq > this.#wal.syncedSeq) {
       timeout = Math.max(0, Math.min(timeout, this.#policy.syncIntervalMs - (t - this.#lastSyncMs)));
     }
     if (this.#fault) timeout = Math.max(0, Math.min(timeout, this.#fault.nextRetryMs - t));
-    this.#consumer.waitForData(timeout);
+    return timeout;
   }
 
   // ---- WAL steps and fault handling -----------------------------------------------------------

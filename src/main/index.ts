@@ -193,3 +193,15 @@ export {
 export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
 export { type PruneOptions, type PruneResult, pruneSegments } from './prune.js';
 export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';
+// ---- multi-tenant sink groups (issue 14) ----
+export {
+  openSinkGroup,
+  SinkGroup,
+  type SinkGroupHealth,
+  type SinkGroupOptions,
+  type SinkGroupStats,
+  type TenantOptions,
+  type TenantSpec,
+  type TenantStats,
+} from './sink-group.js';
+export { isTenantId, kTenantIdPattern } from './tenant-dir.js';

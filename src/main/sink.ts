@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 import { writeComplianceRecord } from '../compliance/compliance-record.js';
 import type { CustodyAction, CustodyRange } from '../compliance/custody.js';
@@ -51,6 +51,27 @@ const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
 const kAttachReplication = Symbol('ironlog.sink.attachReplication');
 const kStartReplication = Symbol('ironlog.sink.startReplication');
 const kStartSealedAudit = Symbol('ironlog.sink.startSealedAudit');
+
+/**
+ * @internal What a {@link Sink} listens to for its writer: the writer Worker itself, or (in a sink
+ * group, `sink-group.ts`) one tenant's slice of the group's shared writer. `exit` comes after
+ * `closed`, as a worker's does.
+ */
+export interface WriterEndpoint {
+  on(event: 'message', listener: (msg: WriterToMain) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  once(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+/**
+ * @internal How {@link openSinkOn} gets its writer running: resolves once the writer has opened
+ * the WAL (`ready`), rejects with the writer's error otherwise (it then holds nothing).
+ */
+export type WriterLauncher = (
+  init: WriterInit,
+  transferList: readonly MessagePort[],
+) => Promise<{ readonly endpoint: WriterEndpoint; readonly sab: SharedArrayBuffer }>;
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -122,7 +143,7 @@ export class Sink {
   /** Use {@link openSink}: the writer worker must be running and have attached first. */
   private constructor(
     options: ResolvedSinkOptions,
-    worker: Worker,
+    worker: WriterEndpoint,
     lock: DirLock,
     sab: SharedArrayBuffer,
     clock: (() => number) | undefined,
@@ -151,7 +172,7 @@ export class Sink {
   /** @internal Called once by {@link openSink}. */
   static [kCreate](
     options: ResolvedSinkOptions,
-    worker: Worker,
+    worker: WriterEndpoint,
     lock: DirLock,
     sab: SharedArrayBuffer,
     clock: (() => number) | undefined,
@@ -542,7 +563,16 @@ export class Sink {
  * another sink holds the directory, `ERR_IRONLOG_WAL_CORRUPT` when the WAL is damaged before its
  * tail (run `ironlog recover`), `ERR_IRONLOG_IO` when the directory cannot be used.
  */
-export async function openSink(options: SinkOptions): Promise<Sink> {
+export function openSink(options: SinkOptions): Promise<Sink> {
+  return openSinkOn(options, undefined);
+}
+
+/**
+ * @internal {@link openSink} with the writer started by `launcher` (a sink group's shared writer)
+ * instead of a worker of its own (`undefined`). Everything else (lock, keys, checkpointer,
+ * replication, metrics) is the same.
+ */
+export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher | undefined): Promise<Sink> {
   const resolved = resolveSinkOptions(options);
   const dir = path.resolve(resolved.dir);
   try {
@@ -589,59 +619,16 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     walFsModuleData: resolved.walFsModuleData,
     encryption: dataKeys?.init,
   };
-  let worker: Worker;
+  let started: { readonly endpoint: WriterEndpoint; readonly sab: SharedArrayBuffer };
   try {
-    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), {
-      workerData: init,
-      transferList: dataKeys ? [dataKeys.init.port] : [],
-    });
+    started = await (launcher ?? startOwnWriter)(init, dataKeys ? [dataKeys.init.port] : []);
   } catch (err) {
-    dataKeys?.feeder.close();
-    lock.release();
-    throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  let ready: { sab: SharedArrayBuffer };
-  try {
-    ready = await new Promise((resolve, reject) => {
-      const onMessage = (msg: WriterToMain): void => {
-        if (msg.type === 'ready') {
-          cleanup();
-          resolve({ sab: msg.sab });
-        } else if (msg.type === 'fatal') {
-          cleanup();
-          reject(IronlogError.fromWire(msg.error));
-        }
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        reject(
-          new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed to start: ${err.message}`, {
-            cause: err,
-          }),
-        );
-      };
-      const onExit = (code: number): void => {
-        cleanup();
-        reject(new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker exited during start-up (code ${code})`));
-      };
-      const cleanup = (): void => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-  } catch (err) {
-    await worker.terminate();
     dataKeys?.feeder.close();
     lock.release();
     throw err;
   }
-  const sink = Sink[kCreate]({ ...resolved, dir }, worker, lock, ready.sab, options.clock);
+  const ready = { sab: started.sab };
+  const sink = Sink[kCreate]({ ...resolved, dir }, started.endpoint, lock, ready.sab, options.clock);
   sinkRef = sink;
   if (dataKeys) sink.closeHooks.push(() => dataKeys.feeder.close());
   if (metricsModule) {
@@ -686,6 +673,57 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   sink[kStartSealedAudit]();
   return sink;
 }
+
+/** The default {@link WriterLauncher}: a writer worker of the sink's own (`workers/writer/entry.ts`). */
+const startOwnWriter: WriterLauncher = async (init, transferList) => {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), {
+      workerData: init,
+      transferList: [...transferList],
+    });
+  } catch (err) {
+    throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    return await new Promise((resolve, reject) => {
+      const onMessage = (msg: WriterToMain): void => {
+        if (msg.type === 'ready') {
+          cleanup();
+          resolve({ endpoint: worker, sab: msg.sab });
+        } else if (msg.type === 'fatal') {
+          cleanup();
+          reject(IronlogError.fromWire(msg.error));
+        }
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(
+          new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed to start: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker exited during start-up (code ${code})`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+};
 
 /** Record encryption (issue 11): starts the data-key feeder (loaded only when encryption is on). */
 async function startDataKeys(

@@ -30,3 +30,13 @@ export function parseSegmentObjectKey(key: string): ParsedSegmentKey | undefined
   if (!Number.isSafeInteger(firstSeq) || !Number.isSafeInteger(lastSeq)) return undefined;
   return { nodeId: m[2] as string, firstSeq, lastSeq };
 }
+
+/**
+ * The key prefix of one tenant of a sink group inside a backend: `{prefix}/tenants/{tenantId}`,
+ * so that a tenant's objects are `{prefix}/tenants/{tenantId}/{nodeId}/{firstSeq}-{lastSeq}.wal`
+ * (and its tlog under `{prefix}/tenants/{tenantId}/{nodeId}/tlog/`): tenants sharing a bucket
+ * never collide, and `verify --source <url>/tenants/<id>` reads one tenant's history.
+ */
+export function tenantObjectPrefix(prefix: string | undefined, tenantId: string): string {
+  return joinKey(prefix, `tenants/${tenantId}`);
+}

@@ -610,6 +610,46 @@ export class RingConsumer {
     return this.hasData();
   }
 
+  /**
+   * First half of the non-blocking wait of a consumer thread that serves several rings (a sink
+   * group's shared writer): the same Dekker pair as {@link waitForData}, split so one thread can
+   * arm every ring, then sleep on all of them at once. Reads DATA_SIGNAL, raises
+   * CONSUMER_WAITING, then checks for a frame. Returns the signal value to wait on
+   * ({@link dataSignalWaiter}), or undefined when a frame is already there (the flag is lowered
+   * again). Call {@link disarmWait} after waking.
+   */
+  armWait(): number | undefined {
+    const ctl = this.#ctl;
+    const signal = Atomics.load(ctl, kDataSignal);
+    Atomics.store(ctl, kConsumerWaiting, 1);
+    if (this.hasData()) {
+      Atomics.store(ctl, kConsumerWaiting, 0);
+      return undefined;
+    }
+    return signal;
+  }
+
+  /** Lowers CONSUMER_WAITING after an {@link armWait} (producers stop bumping DATA_SIGNAL). */
+  disarmWait(): void {
+    Atomics.store(this.#ctl, kConsumerWaiting, 0);
+  }
+
+  /**
+   * A promise that settles once DATA_SIGNAL differs from `signal` (a producer published after
+   * {@link armWait}, or {@link wakeConsumer} was called): `Atomics.waitAsync`, so the thread's
+   * event loop keeps running. No time-out: the caller keeps one per ring and reuses it while the
+   * signal is unchanged (a bump is always followed by a notify, so it cannot be missed).
+   */
+  dataSignalWaiter(signal: number): Promise<unknown> {
+    const r = Atomics.waitAsync(this.#ctl, kDataSignal, signal);
+    return r.async ? r.value : Promise.resolve(r.value);
+  }
+
+  /** The current DATA_SIGNAL value (to tell whether a kept {@link dataSignalWaiter} is still current). */
+  get dataSignal(): number {
+    return Atomics.load(this.#ctl, kDataSignal);
+  }
+
   #corrupt(pos: number, what: string): IronlogError {
     return new IronlogError(ErrorCodes.INTERNAL, `corrupt ring frame at position ${pos}: ${what}`);
   }

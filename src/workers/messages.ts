@@ -96,3 +96,24 @@ export type CheckpointerToMain =
   | { readonly type: 'closed'; readonly status: CheckpointerStatus }
   /** Opening failed; the worker ends. */
   | { readonly type: 'fatal'; readonly error: WireError };
+
+/**
+ * Main -> the shared writer worker of a sink group (`workers/writer/group-entry.ts`). Tenants are
+ * added one at a time (each with its own resolved {@link WriterInit}, transferring its data-key
+ * port); `shutdown` ends the worker once every tenant's loop has finished (each is closed through
+ * its ring's STATE word, as a single sink's writer is).
+ */
+export type MainToGroupWriter =
+  | { readonly type: 'add-tenant'; readonly tenant: number; readonly init: WriterInit }
+  | { readonly type: 'shutdown' };
+
+/**
+ * Group writer -> main: one tenant's {@link WriterToMain}, tagged with the tenant's index.
+ * `writerThreadId` (the worker's `threadId`) comes with every `ready`, so the group can show
+ * that every tenant is served by the same thread.
+ */
+export interface GroupWriterToMain {
+  readonly tenant: number;
+  readonly msg: WriterToMain;
+  readonly writerThreadId?: number;
+}
