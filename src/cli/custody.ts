@@ -33,7 +33,7 @@ import {
 } from '../compliance/custody-session.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { isSourceUrl } from './args.js';
-import { readKeyArg } from './key-arg.js';
+import { readKeyArg } from './note-key-arg.js';
 import { beforeBrokenPipeExit } from './record-output.js';
 
 /** The options of a hooked command that custody reads (commander's parsed values). */

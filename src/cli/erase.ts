@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { eraseSubject } from '../compliance/erasure.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { custodyOptionFromCli } from './custody.js';
-import { addKeyOptions, type KeyCliOptions, keyProviderFromCli } from './key-args.js';
+import { addKeyOptions, type KeyCliOptions, keyProviderFromCli } from './master-key-options.js';
 
 interface EraseOptions extends KeyCliOptions {
   dir: string;

@@ -9,9 +9,8 @@ import type { Command } from 'commander';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import type { RemoteNodeReport } from '../replication/readback.js';
 import { type VerifyProblem, verifyWal } from '../wal/verify.js';
-import { intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } from './args.js';
-import { collectArg } from './key-arg.js';
-import { type KeyCliOptions, keyProviderFromCli } from './key-args.js';
+import { collectArg, intArg, isSourceUrl, nodeListArg, parseDurationMs, resolveReadTarget } from './args.js';
+import { type KeyCliOptions, keyProviderFromCli } from './master-key-options.js';
 import { segmentProgress } from './progress.js';
 import { verifyLogLocal, verifyLogRemote } from './verify-log.js';
 
