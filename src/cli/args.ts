@@ -202,3 +202,8 @@ export function nodeListArg(value: string): string[] {
   if (nodes.length === 0) throw new InvalidArgumentError('must be a comma-separated list of node ids');
   return nodes;
 }
+
+/** Collects a repeatable option's values (commander `argParser`). */
+export function collectArg(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -24,10 +24,16 @@ import {
   parseCustodyHead,
   verifyCustodyLog,
 } from '../compliance/custody.js';
-import { beginCustody, type CustodySession, custodyTarget, userCustodyDir } from '../compliance/custody-session.js';
+import {
+  beginCustody,
+  type CustodyOption,
+  type CustodySession,
+  custodyTarget,
+  userCustodyDir,
+} from '../compliance/custody-session.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
 import { isSourceUrl } from './args.js';
-import { readKeyArg } from './key-arg.js';
+import { readKeyArg } from './note-key-arg.js';
 import { beforeBrokenPipeExit } from './record-output.js';
 
 /** The options of a hooked command that custody reads (commander's parsed values). */
@@ -60,6 +66,12 @@ interface CustodyCommandSpec {
   target(o: Opts): { readonly target: string; readonly url: boolean } | undefined;
   range?(o: Opts): CustodyRange;
   details?(o: Opts): CustodyDetails;
+  /**
+   * The command's library call writes the entry itself (it learns facts on the way, such as an
+   * erasure's subject pseudonym): the hooks only add the options; the command passes
+   * {@link custodyOptionFromCli} of them on.
+   */
+  readonly recordedByCommand?: boolean;
 }
 
 function str(v: unknown): string | undefined {
@@ -147,7 +159,7 @@ export const kCustodyCommands: Readonly<Record<string, CustodyCommandSpec>> = {
     details: (o) => detailsOf({ consistency: o.consistency === true ? true : undefined }),
   },
   checkpoint: { action: 'checkpoint', target: dirTarget },
-  erase: { action: 'erase', target: dirTarget },
+  erase: { action: 'erase', target: dirTarget, recordedByCommand: true },
   hold: { action: 'hold', target: dirTarget },
   prune: { action: 'delete', target: dirTarget },
 };
@@ -187,6 +199,21 @@ function hasOption(cmd: Command, flag: string): boolean {
   return cmd.options.some((o) => o.long === flag);
 }
 
+/**
+ * The library's `custody` option from a command's `--custody DIR` / `--no-custody`, `--actor` and
+ * `--key FILE` (environment `IRONLOG_CUSTODY_DIR`, `IRONLOG_SIGNING_KEY_FILE`).
+ */
+export function custodyOptionFromCli(o: {
+  readonly custody?: unknown;
+  readonly actor?: unknown;
+  readonly key?: unknown;
+}): CustodyOption {
+  if (o.custody === false) return false;
+  const dir = str(o.custody) ?? str(process.env['IRONLOG_CUSTODY_DIR']);
+  const keyFile = str(o.key) ?? str(process.env['IRONLOG_SIGNING_KEY_FILE']);
+  return compact({ dir, actor: str(o.actor), key: keyFile === undefined ? undefined : { file: keyFile } });
+}
+
 /** Adds the custody options to every command of {@link kCustodyCommands} and hooks them. Call after registering them. */
 export function installCustodyHooks(program: Command): void {
   for (const cmd of program.commands) {
@@ -208,13 +235,10 @@ export function installCustodyHooks(program: Command): void {
     if (actionCommand.parent !== program) return;
     const spec = kCustodyCommands[actionCommand.name()];
     if (spec === undefined) return;
+    if (spec.recordedByCommand === true) return;
     const o = actionCommand.opts<Opts>();
     const t = spec.target(o);
     if (t === undefined) return;
-    const custody = o.custody;
-    const dir = custody === false ? undefined : (str(custody) ?? str(process.env['IRONLOG_CUSTODY_DIR']));
-    const keyFile = str(o.key) ?? str(process.env['IRONLOG_SIGNING_KEY_FILE']);
-    const actor = str(o.actor);
     const range = spec.range?.(o);
     const details = spec.details?.(o);
     const session = await beginCustody({
@@ -224,8 +248,7 @@ export function installCustodyHooks(program: Command): void {
       ...(range && Object.keys(range).length > 0 ? { range } : {}),
       ...(details && Object.keys(details).length > 0 ? { details } : {}),
       via: 'cli',
-      option:
-        custody === false ? false : compact({ dir, actor, key: keyFile === undefined ? undefined : { file: keyFile } }),
+      option: custodyOptionFromCli(o),
       onNoteFailed: (err) =>
         process.stderr.write(
           `ironlog: custody off for ${spec.action}; the note could not be written: ${String((err as Error)?.message ?? err)}\n`,

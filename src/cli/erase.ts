@@ -1,18 +1,26 @@
 /**
  * `ironlog erase --subject ID --dir D`: GDPR Art. 17 erasure by crypto-shredding. Destroys the
  * subject's key in the WAL's key store; the WAL itself is not touched (verify and proofs stay
- * valid), the subject's sealed fields read `[ERASED]` from then on.
+ * valid), the subject's sealed fields read `[ERASED]` from then on. Refused (exit 2,
+ * `ERR_IRONLOG_LEGAL_HOLD`) while a legal hold covers a record of the subject. The library call
+ * writes the one custody entry (subject pseudonym, outcome); the program hooks only add the
+ * custody options.
  */
 import type { Command } from 'commander';
-import { eraseSubject } from '../compliance/protected-read.js';
+import { eraseSubject } from '../compliance/erasure.js';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
-import { addKeyOptions, type KeyCliOptions, keyProviderFromCli } from './key-args.js';
+import { custodyOptionFromCli } from './custody.js';
+import { addKeyOptions, type KeyCliOptions, keyProviderFromCli } from './master-key-options.js';
 
 interface EraseOptions extends KeyCliOptions {
   dir: string;
   subject: string;
   subjectType: 'string' | 'number';
   json?: boolean;
+  /** Added by the custody hooks (`installCustodyHooks`). */
+  custody?: string | false;
+  actor?: string;
+  key?: string;
 }
 
 /** Registers `erase`. */
@@ -33,8 +41,11 @@ export function registerErase(program: Command): void {
       `
 The master keys are needed to find the subject (the key store names subjects by a keyed hash).
 Exit code 0 when a key was erased or the subject never had one (the message says which), 2 on
-usage or I/O errors. Records are never rewritten: erasure is the destruction of the key file
-(durably: tombstone, unlink, directory fsync). See docs/compliance/data-protection.md.
+usage or I/O errors, and 2 with ERR_IRONLOG_LEGAL_HOLD (nothing erased) while an active legal
+hold (ironlog hold list) covers a record of the subject: GDPR Art. 17(3)(e). Records are never
+rewritten: erasure is the destruction of the key file (durably: tombstone, unlink, directory
+fsync). One custody entry records the attempt with a keyed pseudonym of the subject, never the
+id itself. See docs/compliance/data-protection.md.
 
 Examples:
   $ ironlog erase --dir ./audit --subject patient-0042 --key-file /etc/ironlog/keys.json
@@ -57,8 +68,11 @@ Examples:
       } else if (opts.subjectType !== 'string') {
         throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, "--subject-type must be 'string' or 'number'");
       }
-      const result = await eraseSubject(opts.dir, subject, { keyProvider });
-      // No custody log exists in this build yet (src/compliance/custody.ts): nothing to append.
+      const result = await eraseSubject(opts.dir, subject, {
+        keyProvider,
+        custody: custodyOptionFromCli(opts),
+        via: 'cli',
+      });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ subjectErased: result.erased, kid: result.kid ?? null })}\n`);
       } else if (result.erased) {

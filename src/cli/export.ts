@@ -10,7 +10,7 @@ import { summarizeWal } from '../monitoring/wal-summary.js';
 import { readWal } from '../wal/reader.js';
 import { dateArg, seqArg } from './args.js';
 import { compileFilter, type FilterRecord, type RecordFilter } from './filter.js';
-import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.js';
+import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './master-key-options.js';
 import { parseColumnSpecs } from './parquet-columns.js';
 import { exportParquet, kDefaultRowGroupRows } from './parquet-writer.js';
 import { ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';

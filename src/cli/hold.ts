@@ -1,7 +1,7 @@
 /**
  * `ironlog hold set|clear|list --dir D`: legal holds on the records of a WAL directory. While a
  * hold is active, no local deletion (`ironlog prune`, `replication.localRetention`) touches the
- * segments it covers. Every set and clear leaves a custody entry (`hold` / `release-hold`).
+ * segments it covers, and `ironlog erase` refuses a subject with a record in its range. Every set and clear leaves a custody entry (`hold` / `release-hold`).
  */
 import type { Command } from 'commander';
 import type { CustodyOption } from '../compliance/custody-session.js';
@@ -57,7 +57,7 @@ function printHold(h: LegalHold): void {
 export function registerHold(program: Command): void {
   const hold = program
     .command('hold')
-    .description('legal holds: records under a hold are never deleted locally (set, clear, list)')
+    .description('legal holds: records under a hold are never deleted locally nor erased (set, clear, list)')
     .option('--custody <dir>', 'keep the custody log in DIR (default <dir>/custody; env IRONLOG_CUSTODY_DIR)')
     .option('--no-custody', 'record no custody entry (noted in the custody log where possible)')
     .option('--actor <name>', 'who acts, recorded in the custody entry (default: the OS user)')

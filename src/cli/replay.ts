@@ -15,7 +15,7 @@ import {
   sleepUnlessStopped,
 } from './args.js';
 import { compileFilter, type RecordFilter } from './filter.js';
-import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './key-args.js';
+import { addKeyOptions, type KeyCliOptions, recordOpenerFor } from './master-key-options.js';
 import { beforeBrokenPipeExit, ChunkWriter, exitOnBrokenPipe, recordJson, toJson } from './record-output.js';
 import { addTenantOption, applyTenant } from './tenant-arg.js';
 

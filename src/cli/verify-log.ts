@@ -6,7 +6,7 @@
 import { parseVerifierKey } from '../compliance/note.js';
 import { type VerifyLogReport, verifyLog } from '../compliance/verify-log.js';
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
-import { readKeyArg } from './key-arg.js';
+import { readKeyArg } from './note-key-arg.js';
 
 /** The tlog options of `ironlog verify`. */
 export interface VerifyLogCliOptions {

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { parseVerifierKey } from '../compliance/note.js';
 import { verifyProofText } from '../compliance/prove.js';
 import { ErrorCodes, IronlogError, isIronlogError } from '../core/errors.js';
-import { readKeyArg } from './key-arg.js';
+import { readKeyArg } from './note-key-arg.js';
 
 interface VerifyProofOptions {
   proof: string;

@@ -68,8 +68,11 @@ export interface CustodySession {
   readonly enabled: boolean;
   /** Directory of the custody log, when enabled. */
   readonly dir: string | undefined;
-  /** Appends the action's one entry (once; later calls do nothing). */
-  finish(result: CustodyResult): Promise<CustodyEntry | undefined>;
+  /**
+   * Appends the action's one entry (once; later calls do nothing). `details` are added to those
+   * given at the start (facts learnt while acting, such as an erasure's subject pseudonym).
+   */
+  finish(result: CustodyResult, details?: CustodyDetails): Promise<CustodyEntry | undefined>;
 }
 
 /** The custody range of read options (`fromSeq`, `toSeq`, `from`, `to`), the fields given only. */
@@ -211,16 +214,17 @@ export async function beginCustody(ctx: CustodyContext): Promise<CustodySession>
   return {
     enabled: true,
     dir: loc.dir,
-    async finish(result: CustodyResult): Promise<CustodyEntry | undefined> {
+    async finish(result: CustodyResult, more?: CustodyDetails): Promise<CustodyEntry | undefined> {
       if (done) return undefined;
       done = true;
+      const details = more === undefined ? ctx.details : { ...ctx.details, ...more };
       return appendCustodyEntry(
         loc.dir,
         {
           ...base,
           action: ctx.action,
           ...(ctx.range ? { range: ctx.range } : {}),
-          ...(ctx.details ? { details: ctx.details } : {}),
+          ...(details ? { details } : {}),
           result,
         },
         signer,

@@ -9,20 +9,13 @@
  * WAL a writer is appending to when given the durable seq as `throughSeq`.
  */
 import type { FileHandle } from 'node:fs/promises';
-import * as fsp from 'node:fs/promises';
-import * as path from 'node:path';
-import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchParse, BatchStatus, parseBatch } from '../wal/batch.js';
 import { readU32, readU64 } from '../wal/bytes.js';
 import { FrameType, MAX_FRAME_BYTES } from '../wal/frame-layout.js';
-import {
-  decodeSeal,
-  decodeSegmentHeader,
-  listSegmentFiles,
-  SEGMENT_HEADER_BYTES,
-  type SegmentFile,
-} from '../wal/segment.js';
+import { decodeSeal, decodeSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentFile } from '../wal/segment.js';
+import { type OpenedSegment, openSegmentFile } from '../wal/segment-file.js';
 import { walCorrupt } from '../wal/wal-corrupt.js';
+import { listWalDir } from '../wal/wal-dir.js';
 
 /** One log entry. */
 export interface LogEntry {
@@ -93,24 +86,13 @@ class Window {
   }
 }
 
-/** The segments of `dir`, sorted (`ERR_IRONLOG_IO` when unreadable, `WAL_FORMAT` for foreign names). */
-export async function listLogSegments(dir: string): Promise<SegmentFile[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch (err) {
-    throw new IronlogError(ErrorCodes.IO, `cannot read WAL directory ${dir}: ${errnoCode(err) ?? String(err)}`, {
-      cause: err,
-    });
-  }
-  const { segments, foreign } = listSegmentFiles(dir, names);
-  if (foreign.length > 0) {
-    throw new IronlogError(
-      ErrorCodes.WAL_FORMAT,
-      `${path.join(dir, foreign[0] as string)} is not an ironlog segment name (expected <20-digit first seq>.wal)`,
-    );
-  }
-  return segments;
+/**
+ * The segments of `dir`, sorted, listed as the WAL readers list them (`listWalDir`):
+ * `ERR_IRONLOG_IO` when unreadable, `WAL_FORMAT` for foreign names, `SEGMENT_NOT_FILE` for a
+ * segment name that is not a regular file (a symbolic link, FIFO, directory or device).
+ */
+export function listLogSegments(dir: string): Promise<SegmentFile[]> {
+  return listWalDir(dir);
 }
 
 /**
@@ -131,14 +113,10 @@ export async function* readLogEntries(dir: string, opts: ReadLogEntriesOptions =
     const next = segments[k + 1];
     if (next && next.firstSeq <= fromSeq) continue;
     if (seg.firstSeq > throughSeq) return;
-    let fh: FileHandle;
+    // As the WAL readers open segments: a regular file only (never a link followed, never a FIFO
+    // that blocks), at most 4 GiB; the size is the one it had when opened.
+    const { fh, size } = (await openSegmentFile(seg)) as OpenedSegment;
     try {
-      fh = await fsp.open(seg.path, 'r');
-    } catch (err) {
-      throw new IronlogError(ErrorCodes.IO, `cannot open ${seg.path}: ${String(err)}`, { cause: err });
-    }
-    try {
-      const size = (await fh.stat()).size;
       const headerBuf = Buffer.alloc(SEGMENT_HEADER_BYTES);
       const { bytesRead } = await fh.read(headerBuf, 0, SEGMENT_HEADER_BYTES, 0);
       const hr = decodeSegmentHeader(headerBuf, bytesRead);

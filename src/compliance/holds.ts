@@ -1,6 +1,7 @@
 /**
  * Legal holds of a WAL directory (`legal-holds.json`): while a hold covers a record, no local
- * deletion touches its segment (pruning, local retention). Set and cleared holds stay in the file
+ * deletion touches its segment (pruning, local retention), and no erasure destroys the key of a
+ * subject the record belongs to (`eraseSubject`, see `erasure.ts`). Set and cleared holds stay in the file
  * (a cleared hold keeps who cleared it, when and why), every change is written durably (temp,
  * fsync, rename, directory fsync) and leaves a custody entry (`hold` / `release-hold`).
  *

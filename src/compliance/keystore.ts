@@ -28,6 +28,8 @@ export const kKeyStoreDir = 'keys';
 /** Text readers show in place of a field whose subject key was erased. */
 export const kErased = '[ERASED]';
 const kKidPattern = /^[A-Za-z0-9_-]{22}$/;
+/** Domain of {@link SubjectKeyStore.subjectPseudonym} (never equal to an index entry name). */
+const kPseudonymDomain = 'ironlog/subject-pseudonym/v1\n';
 
 /** A subject key in memory. */
 export interface SubjectKey {
@@ -296,6 +298,30 @@ export class SubjectKeyStore {
     if (this.#dataKeys.size >= kMaxCached) this.#dataKeys.delete(this.#dataKeys.keys().next().value as string);
     this.#dataKeys.set(kid, entry);
     return entry;
+  }
+
+  /**
+   * The kid of a subject's stored key, without creating one or unwrapping it: undefined when the
+   * store never keyed this subject (or its key was erased). Needs the provider for the index key.
+   */
+  async subjectKid(typed: string): Promise<string | undefined> {
+    const indexKey = await this.#loadIndexKey(false);
+    if (indexKey === undefined) return undefined;
+    const existing = readFileIfExists(this.#file('subject-index', this.#indexName(indexKey, typed)));
+    return existing === undefined ? undefined : existing.toString('utf8').trim();
+  }
+
+  /**
+   * A keyed pseudonym of a subject for records about the subject kept outside the key store (the
+   * custody entry of an erasure): hex HMAC-SHA-256 under the index key, domain-separated from the
+   * index entry names, so it names no file here and, without the index key, no subject. Whoever
+   * holds the index key and a subject id can recompute it (to show that the request was handled);
+   * it holds no key id, so it links to no record. Undefined when the store has no index key yet.
+   */
+  async subjectPseudonym(typed: string): Promise<string | undefined> {
+    const indexKey = await this.#loadIndexKey(false);
+    if (indexKey === undefined) return undefined;
+    return createHmac('sha256', indexKey).update(`${kPseudonymDomain}${typed}`, 'utf8').digest('hex');
   }
 
   /**

@@ -3,11 +3,11 @@
  * store (unwrapped through the key provider), shown as `[ERASED]` where the key was erased, or
  * left as {@link SealedValue}s (JSON `{"$sealed":"<kid>"}`) with `decrypt: false`.
  */
-import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { IronlogError } from '../core/errors.js';
 import { RecordFlags } from '../wal/frame-layout.js';
 import { decodeEvent, type ReadWalOptions, readWal, type WalRecord } from '../wal/reader.js';
 import { type KeyProvider, type KeyProviderSpec, type ResolvedKeyProvider, resolveKeyProvider } from './keys.js';
-import { type kErased, SubjectKeyStore, typedSubject } from './keystore.js';
+import { type kErased, SubjectKeyStore } from './keystore.js';
 import { decryptRecord, encryptedRecordKid } from './record-crypto.js';
 import { openSealed, sealedKids } from './subject-seal.js';
 
@@ -19,7 +19,8 @@ export interface DecryptOptions {
   decrypt?: boolean;
 }
 
-function resolveProvider(p: DecryptOptions['keyProvider']): ResolvedKeyProvider | undefined {
+/** A key provider as readers take it (a spec, a provider object or a resolved one), resolved. */
+export function resolveDecryptProvider(p: DecryptOptions['keyProvider']): ResolvedKeyProvider | undefined {
   if (p === undefined) return undefined;
   if (typeof p === 'object' && p !== null && 'provider' in p && 'timeoutMs' in p) return p as ResolvedKeyProvider;
   return resolveKeyProvider(p as KeyProviderSpec | KeyProvider);
@@ -32,7 +33,7 @@ export class RecordOpener {
 
   constructor(dir: string, options: DecryptOptions = {}) {
     this.#decrypt = options.decrypt !== false;
-    this.#store = new SubjectKeyStore(dir, resolveProvider(options.keyProvider));
+    this.#store = new SubjectKeyStore(dir, resolveDecryptProvider(options.keyProvider));
   }
 
   /**
@@ -137,40 +138,4 @@ export async function checkDecryption(dir: string, options: DecryptOptions = {})
     opener.dispose();
   }
   return { records, protectedRecords, failures };
-}
-
-/** Result of {@link eraseSubject}. */
-export interface EraseSubjectResult {
-  /** True when a key existed and was destroyed; false when the store never keyed this subject. */
-  readonly erased: boolean;
-  /** The destroyed key id (its records now read `[ERASED]` in the subject's fields). */
-  readonly kid?: string;
-}
-
-/**
- * GDPR Art. 17 erasure by crypto-shredding: destroys the subject's key in the key store of
- * `dir` durably (see `SubjectKeyStore.erase`). The WAL is not touched: every record keeps its
- * bytes, so `verify` and every inclusion proof stay valid, while the subject's sealed fields are
- * unreadable from then on. Needs the key provider (to unwrap the index key that names subjects).
- * `subjectId` is the raw id as events carry it (a string, number or bigint).
- */
-export async function eraseSubject(
-  dir: string,
-  subjectId: string | number | bigint,
-  options: { keyProvider: KeyProviderSpec | KeyProvider },
-): Promise<EraseSubjectResult> {
-  const typed = typedSubject(subjectId);
-  if (typed === undefined) {
-    throw new IronlogError(
-      ErrorCodes.INVALID_ARGUMENT,
-      'eraseSubject: subjectId must be a non-empty string, a finite number or a bigint',
-    );
-  }
-  if (!SubjectKeyStore.exists(dir)) return { erased: false };
-  const store = new SubjectKeyStore(dir, resolveProvider(options.keyProvider));
-  try {
-    return await store.erase(typed);
-  } finally {
-    store.dispose();
-  }
 }

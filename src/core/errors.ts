@@ -104,7 +104,7 @@ export const ErrorCodes = {
   COMPLIANCE_UNMET: 'ERR_IRONLOG_COMPLIANCE_UNMET',
   /** A deletion was refused because a segment's retention period has not ended. Nothing was deleted. */
   RETENTION_ACTIVE: 'ERR_IRONLOG_RETENTION_ACTIVE',
-  /** A local deletion was refused because a legal hold covers the records. Nothing was deleted. */
+  /** A local deletion or an erasure was refused because a legal hold covers the records. Nothing was deleted or erased. */
   LEGAL_HOLD: 'ERR_IRONLOG_LEGAL_HOLD',
   // WAL readers, verify and recover (issue 9)
   /** A WAL directory or replicated source holds no segments where a WAL was expected (`allowEmpty` / `--allow-empty` accept it). */

@@ -49,6 +49,7 @@ export {
   recordCustody,
 } from '../compliance/custody-session.js';
 export { type LogEntry, type ReadLogEntriesOptions, readLogEntries } from '../compliance/entries.js';
+export { type EraseSubjectOptions, type EraseSubjectResult, eraseSubject } from '../compliance/erasure.js';
 export {
   type ClearHoldOptions,
   clearHold,
@@ -90,8 +91,6 @@ export {
   checkDecryption,
   type DecryptionReport,
   type DecryptOptions,
-  type EraseSubjectResult,
-  eraseSubject,
   readProtectedWal,
 } from '../compliance/protected-read.js';
 export type {

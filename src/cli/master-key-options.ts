@@ -1,7 +1,8 @@
 /**
  * Key options shared by the commands that read protected WALs (`replay`, `export`) and by
  * `erase`: where the master keys are (`--key-file`, `$IRONLOG_KEYS`, or AWS KMS), and
- * `--no-decrypt`. See docs/compliance/data-protection.md.
+ * `--no-decrypt`. See docs/compliance/data-protection.md. (Signed-note keys such as
+ * `--public-key` are `note-key-arg.ts`.)
  */
 import type { Command } from 'commander';
 import type { KeyProviderSpec } from '../compliance/keys.js';

@@ -1,7 +1,8 @@
 /**
- * Key arguments of the tlog commands (`--public-key`, `--witness-key`): a key in the signed-note
- * format given inline, or the path of a file holding one (`ironlog keygen --out PREFIX` writes
- * `PREFIX.pub`).
+ * Signed-note key arguments of the tlog and custody commands (`--public-key`, `--witness-key`): a
+ * key in the signed-note format given inline, or the path of a file holding one
+ * (`ironlog keygen --out PREFIX` writes `PREFIX.pub`). The master keys of protected WALs
+ * (`--key-file`, KMS) are `master-key-options.ts`.
  */
 import * as fs from 'node:fs';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
@@ -19,9 +20,4 @@ export function readKeyArg(value: string, flag: string): string {
     }
   }
   return v;
-}
-
-/** Collects a repeatable option's values (commander `argParser`). */
-export function collectArg(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
