@@ -113,6 +113,9 @@ export const ErrorCodes = {
   SEGMENT_NOT_FILE: 'ERR_IRONLOG_SEGMENT_NOT_FILE',
   /** A segment file is larger than 4 GiB, the largest segment ironlog writes: it is not read. */
   SEGMENT_TOO_LARGE: 'ERR_IRONLOG_SEGMENT_TOO_LARGE',
+  // failure policy (issue 14: onFailure, failStop)
+  /** With `ack: 'replicated'`: fewer backends than `quorum` are reachable (breakers not closed), so replicated acks cannot complete. */
+  REPLICATION_QUORUM_LOST: 'ERR_IRONLOG_REPLICATION_QUORUM_LOST',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -157,6 +157,8 @@ export {
   type RemoteVerifyReport,
   verifyRemoteLog,
 } from '../replication/readback.js';
+// failure policy and calendar rotation (issue 14)
+export type { ResolvedRollAt, RollAt, RollPeriod } from '../wal/calendar-roll.js';
 export type { WalFs } from '../wal/fs.js';
 export type {
   RecoverWalOptions,
@@ -181,6 +183,7 @@ export {
   verifyRemoteWal,
   verifyWal,
 } from './custodial.js';
+export { FAIL_STOP_EXIT_CODE } from './failure-policy.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,
