@@ -84,6 +84,8 @@ export class ReplicationManager {
   #manifestError: string | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   #quorumLost = false;
+  /** Set by {@link rejectWaiters}: every later wait rejects with it too. */
+  #failed: IronlogError | undefined;
 
   private constructor(init: ReplicationManagerInit, manifest: Manifest) {
     this.#dir = init.dir;
@@ -177,6 +179,7 @@ export class ReplicationManager {
   waitReplicated(seq: number): Promise<void> {
     if (seq <= this.#maxSealedSeq && this.#isReplicated(seq)) return Promise.resolve();
     if (this.#closing) return Promise.reject(this.#closedError(seq));
+    if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
   }
 
@@ -207,10 +210,11 @@ export class ReplicationManager {
   }
 
   /**
-   * Rejects every `waitReplicated` promise now with `err` (the sink's fail-stop: the process ends,
-   * and no ack may be left unsettled). Later waits are not affected.
+   * Rejects every `waitReplicated` promise now, and every later one, with `err` (the sink's
+   * fail-stop: the process ends, and no ack may be left unsettled).
    */
   rejectWaiters(err: IronlogError): void {
+    this.#failed = err;
     for (const w of this.#waiters.splice(0)) w.reject(err);
   }
 
