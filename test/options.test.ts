@@ -42,14 +42,22 @@ const kSinkRules: readonly Row[] = [
   ['options undefined', undefined, 'options must be an object with at least { dir }'],
   ['an unknown option', sink({ segmentSize: 1 }), 'options.segmentSize is not a known option'],
   // rollAt, onFailure, failStop (issue 14)
-  ['rollAt unknown', sink({ rollAt: 'weekly' }), `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got "weekly"`],
-  ['rollAt not a string', sink({ rollAt: 24 }), `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got 24`],
-  ['rollAt without every', sink({ rollAt: { timeZone: 'UTC' } }), `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got {"timeZone":"UTC"}`],
   [
-    'rollAt an unknown key',
-    sink({ rollAt: { every: 'daily', tz: 'UTC' } }),
-    'options.rollAt.tz is not a known option',
+    'rollAt unknown',
+    sink({ rollAt: 'weekly' }),
+    `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got "weekly"`,
   ],
+  [
+    'rollAt not a string',
+    sink({ rollAt: 24 }),
+    `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got 24`,
+  ],
+  [
+    'rollAt without every',
+    sink({ rollAt: { timeZone: 'UTC' } }),
+    `options.rollAt must be 'hourly', 'daily' or { every: 'hourly' | 'daily', timeZone }, got {"timeZone":"UTC"}`,
+  ],
+  ['rollAt an unknown key', sink({ rollAt: { every: 'daily', tz: 'UTC' } }), 'options.rollAt.tz is not a known option'],
   [
     'rollAt.timeZone unknown',
     sink({ rollAt: { every: 'daily', timeZone: 'Mars/Olympus_Mons' } }),
