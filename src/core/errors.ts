@@ -116,6 +116,9 @@ export const ErrorCodes = {
   // multi-tenant sink groups (issue 14)
   /** No such tenant: `group.tenant(id)` or `--tenant` names an id the group (or `<root>/tenants/`) does not have. */
   TENANT_NOT_FOUND: 'ERR_IRONLOG_TENANT_NOT_FOUND',
+  // failure policy (issue 14: onFailure, failStop)
+  /** With `ack: 'replicated'`: fewer backends than `quorum` are reachable (breakers not closed), so replicated acks cannot complete. */
+  REPLICATION_QUORUM_LOST: 'ERR_IRONLOG_REPLICATION_QUORUM_LOST',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -30,8 +30,13 @@ export interface CommitLoopDeps {
   readonly sab: SharedArrayBuffer;
   readonly init: CommitPolicy;
   readonly nowMs?: () => number;
-  /** Called when the WAL faults and when the fault clears (the worker turns these into messages). */
-  readonly onFault?: (error: IronlogError) => void;
+  /**
+   * Called when the WAL faults and when the fault clears (the worker turns these into messages).
+   * `rejecting` is true when the fault put the ring in FAULTED (acks are rejected until
+   * `onFaultCleared`); false for a fault that lost nothing and is retried (zero-fill ahead, an
+   * age seal whose write was undone).
+   */
+  readonly onFault?: (error: IronlogError, rejecting: boolean) => void;
   readonly onFaultCleared?: (gapFromSeq: number, gapToSeq: number) => void;
   /** Record payload encryption (issue 11), when on. */
   readonly sealer?: RecordSealerHook | undefined;
@@ -301,7 +306,7 @@ class CommitLoop {
     } catch (err) {
       // Zero-filling failed: no record is affected, but the disk is in trouble. Retried on the
       // next idle turn; the next append reports its own error if it persists.
-      this.#deps.onFault?.(asIoError(err));
+      this.#deps.onFault?.(asIoError(err), false);
     }
   }
 
@@ -372,7 +377,7 @@ class CommitLoop {
       };
       // Not over a CLOSING the main thread stored meanwhile: the fault is tracked here either way.
       this.#state.transition(RingState.OPEN, RingState.FAULTED, codeIndex);
-      this.#deps.onFault?.(error);
+      this.#deps.onFault?.(error, true);
     }
     this.#state.publishFailure(fromSeq, toSeq, codeIndex);
   }
@@ -397,7 +402,7 @@ class CommitLoop {
     } catch (err) {
       if (wal.lastSeq < before) this.failBeyondWal(err, before);
       // Nothing lost (the seal's write was undone): report it; the seal is retried on a later turn.
-      else this.#deps.onFault?.(asIoError(err));
+      else this.#deps.onFault?.(asIoError(err), false);
       return false;
     }
   }

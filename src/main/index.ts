@@ -156,6 +156,8 @@ export {
   type RemoteVerifyReport,
   verifyRemoteLog,
 } from '../replication/readback.js';
+// failure policy and calendar rotation (issue 14)
+export type { ResolvedRollAt, RollAt, RollPeriod } from '../wal/calendar-roll.js';
 export type { WalFs } from '../wal/fs.js';
 export type {
   RecoverWalOptions,
@@ -180,6 +182,7 @@ export {
   verifyRemoteWal,
   verifyWal,
 } from './custodial.js';
+export { FAIL_STOP_EXIT_CODE } from './failure-policy.js';
 export {
   type AckLevel,
   kDefaultSinkOptions,

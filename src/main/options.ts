@@ -20,7 +20,7 @@ import {
   resolveSigningOptions,
   type SigningOptions,
 } from '../compliance/signing-options.js';
-import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
+import { ErrorCodes, type IronlogError, invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 // ---- end data protection ----
 import {
@@ -28,6 +28,7 @@ import {
   type ResolvedReplicationOptions,
   resolveReplicationOptions,
 } from '../replication/options.js';
+import { type ResolvedRollAt, type RollAt, resolveRollAt } from '../wal/calendar-roll.js';
 
 /** How the writer makes a batch durable. See `docs/durability.md`. */
 export type { SyncMode };
@@ -86,6 +87,43 @@ export interface SinkOptions {
    * is bounded. Default 60,000 ms.
    */
   segmentMaxAgeMs?: number;
+  /**
+   * Calendar rotation, in addition to `segmentBytes` and `segmentMaxAgeMs`: a segment never holds
+   * records of two calendar hours (`'hourly'`) or days (`'daily'`). `'hourly'` and `'daily'` use
+   * UTC; `{ every, timeZone }` takes an IANA time zone (e.g. `'America/New_York'`), whose days are
+   * 23 or 25 hours long across a DST change and whose hours follow the local clock. The writer
+   * seals the open segment before a batch whose time falls in a later period than the segment's
+   * first record, and a timer seals it at the boundary even when no events arrive. The period of
+   * a record is that of its timestamp (the `clock`). Default: off (size and age only). The cost
+   * is one comparison per batch. See `docs/wal-format.md` ("Rolling").
+   */
+  rollAt?: RollAt;
+  /**
+   * Called once per fault episode, never once per rejected ack: a WAL write or fdatasync failure
+   * or a full disk (the episode ends when the writer has written the gap record and commits
+   * again), the writer worker's death (terminal), and, with `ack: 'replicated'`, the replication
+   * quorum lost (ends when it is regained). A new fault after the end is a new episode. The
+   * handler runs on the main thread, synchronously, before any fail-stop; one that throws (or
+   * returns a rejected promise) does not harm the sink: the first such error is reported with
+   * `process.emitWarning` (type `IronlogFailureHandlerWarning`), later ones only to
+   * `NODE_DEBUG=ironlog`. Default: none (the `fault` event and `health()` report faults anyway).
+   * See `docs/durability.md#failure-policy`.
+   */
+  onFailure?: (error: IronlogError) => void;
+  /**
+   * Fail-stop: on the first fault episode (see `onFailure`) the sink refuses new emits, waits up to
+   * one second for the writer to settle what it holds, rejects every ack still pending with the
+   * typed error, calls `onFailure`, prints one line to stderr (`ironlog: fail-stop: <code> in WAL
+   * <dir>: <message>`) and ends the process with exit code 70 (`FAIL_STOP_EXIT_CODE`,
+   * `EX_SOFTWARE`) a few milliseconds later, so that rejection handlers run first. Nothing acked
+   * is lost: an ack means durable, and the WAL reopens as after a crash.
+   *
+   * Default `false`, because a library must not end its host process unasked: without it the sink
+   * rejects the affected acks, refuses emits while faulted and resumes by itself once the disk
+   * recovers. **Regulated services should turn it on**: then a service never goes on serving
+   * requests that it can no longer audit, and the orchestrator restarts it (or pages someone).
+   */
+  failStop?: boolean;
   /**
    * Clock for event timestamps, in milliseconds since the epoch (fractions allowed). Default
    * `performance.timeOrigin + performance.now()`. For tests.
@@ -162,6 +200,11 @@ export interface ResolvedSinkOptions {
   readonly maxBatchBytes: number;
   readonly segmentBytes: number;
   readonly segmentMaxAgeMs: number;
+  /** Calendar rotation, validated; undefined when off. */
+  readonly rollAt: ResolvedRollAt | undefined;
+  /** The failure handler; undefined when none. */
+  readonly onFailure: ((error: IronlogError) => void) | undefined;
+  readonly failStop: boolean;
   readonly walFsModule: string | undefined;
   readonly walFsModuleData: unknown;
   /** Replication, validated; undefined when off. */
@@ -228,6 +271,9 @@ const kKnownOptions = new Set([
   'maxBatchBytes',
   'segmentBytes',
   'segmentMaxAgeMs',
+  'rollAt',
+  'onFailure',
+  'failStop',
   'clock',
   'walFsModule',
   'walFsModuleData',
@@ -323,6 +369,13 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     365 * 24 * 3600 * 1000,
     kDefaultSinkOptions.segmentMaxAgeMs,
   );
+  const rollAt = resolveRollAt(input.rollAt);
+  if (input.onFailure !== undefined && typeof input.onFailure !== 'function') {
+    throw invalidOption('options.onFailure must be a function (error) => void');
+  }
+  if (input.failStop !== undefined && typeof input.failStop !== 'boolean') {
+    throw invalidOption(`options.failStop must be a boolean, got ${String(input.failStop)}`);
+  }
   if (input.clock !== undefined && typeof input.clock !== 'function') {
     throw invalidOption('options.clock must be a function returning milliseconds since the epoch');
   }
@@ -364,6 +417,9 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     maxBatchBytes,
     segmentBytes,
     segmentMaxAgeMs,
+    rollAt,
+    onFailure: input.onFailure,
+    failStop: input.failStop ?? false,
     walFsModule: input.walFsModule,
     walFsModuleData: input.walFsModuleData,
     replication,

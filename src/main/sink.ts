@@ -36,6 +36,7 @@ import { type VerifyProblem, type VerifyReport, verifyWal } from '../wal/verify.
 import type { WriterEncryptionInit, WriterInit, WriterToMain } from '../workers/messages.js';
 import { CheckpointerHandle } from './checkpointing.js';
 import type { DataKeyFeeder } from './data-keys.js';
+import { FailurePolicy } from './failure-policy.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
@@ -130,6 +131,8 @@ export class Sink {
   #replication: ReplicationManager | undefined;
   #checkpointer: CheckpointerHandle | undefined;
   readonly #now: () => number;
+  /** `onFailure` / `failStop` (issue 14): fault episodes, see failure-policy.ts. */
+  readonly #failure: FailurePolicy;
   #audit: SealedSegmentAudit | undefined;
   #closePromise: Promise<void> | undefined;
   /** Custody entries being appended in the background (deletions by local retention). */
@@ -162,6 +165,25 @@ export class Sink {
       clock,
       protection: options.protection,
       dir: options.dir,
+    });
+    this.#failure = new FailurePolicy(options, {
+      refuse: (err) => {
+        const refused = (): Promise<never> => Promise.reject(err);
+        this.emit = refused;
+        this.emitEncoded = refused;
+        this.emitBatch = refused;
+        this.emitEncodedBatch = refused;
+      },
+      drain: () => this.#producer.flush(),
+      rejectPending: (err) => {
+        this.#producer.terminate(err);
+        this.#replication?.rejectWaiters(err);
+        // Producers on other threads: their waiters see DEAD and reject what is outstanding.
+        if (this.#state.state !== RingState.CLOSED) {
+          Atomics.store(this.#state.i32, I32.STATE, RingState.DEAD);
+          this.#state.notify();
+        }
+      },
     });
     worker.on('message', (msg: WriterToMain) => this.#onMessage(msg));
     worker.on('error', (err) => this.#onWorkerGone(err));
@@ -334,6 +356,10 @@ export class Sink {
     const last = this.#checkpointer?.status().last;
     if (last !== undefined) manager.enqueueTlog(last.counter, last.throughSeq);
     if (this.options.ack !== 'replicated') return;
+    if (this.#failure.active) {
+      manager.events.on('quorumLost', (err) => this.#failure.fault('quorum', err));
+      manager.events.on('quorumRegained', () => this.#failure.recovered('quorum'));
+    }
     const { emit, emitEncoded, emitBatch, emitEncodedBatch } = this;
     const one = (ack: Ack): Promise<Ack> => manager.waitReplicated(ack.seq).then(() => ack);
     const many = (acks: Ack[]): Promise<Ack[]> =>
@@ -513,10 +539,14 @@ export class Sink {
       case 'sealed':
         this.events.emit('sealed', msg.segment);
         return;
-      case 'fault':
-        this.events.emit('fault', IronlogError.fromWire(msg.error));
+      case 'fault': {
+        const err = IronlogError.fromWire(msg.error);
+        this.events.emit('fault', err);
+        if (msg.rejecting) this.#failure.fault('wal', err);
         return;
+      }
       case 'fault-cleared':
+        this.#failure.recovered('wal');
         this.events.emit('faultCleared', { gapFromSeq: msg.gapFromSeq, gapToSeq: msg.gapToSeq });
         return;
       case 'closed':
@@ -524,10 +554,12 @@ export class Sink {
         return;
       case 'fatal': {
         const err = IronlogError.fromWire(msg.error);
-        this.#producer.terminate(
-          new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed: ${err.message}`, { cause: err }),
-        );
+        const gone = new IronlogError(ErrorCodes.WORKER_EXITED, `the writer worker failed: ${err.message}`, {
+          cause: err,
+        });
+        this.#producer.terminate(gone);
         this.#closed?.reject(err);
+        this.#failure.fault('writer', gone);
         return;
       }
       default:
@@ -552,6 +584,7 @@ export class Sink {
     this.#producer.terminate(err);
     this.#closed?.reject(err);
     this.#lock.release();
+    this.#failure.fault('writer', err);
   }
 }
 
@@ -614,6 +647,7 @@ export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher 
     maxBatchBytes: resolved.maxBatchBytes,
     segmentBytes: resolved.segmentBytes,
     segmentMaxAgeMs: resolved.segmentMaxAgeMs,
+    rollAt: resolved.rollAt,
     faultRetryMs: kFaultRetryMs,
     walFsModule: resolved.walFsModule,
     walFsModuleData: resolved.walFsModuleData,

@@ -41,6 +41,14 @@ export interface ReplicationEvents {
   backendError: [error: IronlogError, backend: string];
   /** Local retention deleted these sealed segments from the WAL directory (one event per run; the chain of custody records it). */
   deleted: [segments: readonly { readonly firstSeq: number; readonly lastSeq: number; readonly file: string }[]];
+  /**
+   * Fewer than `quorum` backends are reachable (their breakers are not closed), checked after
+   * every upload outcome: an `ERR_IRONLOG_REPLICATION_QUORUM_LOST` error. Once per loss, until
+   * `quorumRegained`.
+   */
+  quorumLost: [error: IronlogError];
+  /** After `quorumLost`: `quorum` backends are reachable again. */
+  quorumRegained: [];
 }
 
 /** Arguments of {@link ReplicationManager.create}. */
@@ -75,6 +83,9 @@ export class ReplicationManager {
   #closing = false;
   #manifestError: string | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
+  #quorumLost = false;
+  /** Set by {@link rejectWaiters}: every later wait rejects with it too. */
+  #failed: IronlogError | undefined;
 
   private constructor(init: ReplicationManagerInit, manifest: Manifest) {
     this.#dir = init.dir;
@@ -168,6 +179,7 @@ export class ReplicationManager {
   waitReplicated(seq: number): Promise<void> {
     if (seq <= this.#maxSealedSeq && this.#isReplicated(seq)) return Promise.resolve();
     if (this.#closing) return Promise.reject(this.#closedError(seq));
+    if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
   }
 
@@ -195,6 +207,39 @@ export class ReplicationManager {
     await this.#runner.close?.();
     for (const w of this.#waiters.splice(0)) w.reject(this.#closedError(w.seq));
     await this.#save();
+  }
+
+  /**
+   * Rejects every `waitReplicated` promise now, and every later one, with `err` (the sink's
+   * fail-stop: the process ends, and no ack may be left unsettled).
+   */
+  rejectWaiters(err: IronlogError): void {
+    this.#failed = err;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  /** Emits `quorumLost` / `quorumRegained` when the number of reachable backends crosses `quorum`. */
+  #checkQuorum(): void {
+    const now = this.#now();
+    const backends = this.#scheduler.backends;
+    const reachable = backends.filter((b) => b.breaker.state(now) === 'closed').length;
+    const lost = reachable < this.#opts.quorum;
+    if (lost === this.#quorumLost || this.#closing) return;
+    this.#quorumLost = lost;
+    if (!lost) {
+      this.events.emit('quorumRegained');
+      return;
+    }
+    const last = backends.find((b) => b.breaker.state(now) !== 'closed' && b.lastError !== undefined)?.lastError;
+    this.events.emit(
+      'quorumLost',
+      new IronlogError(
+        ErrorCodes.REPLICATION_QUORUM_LOST,
+        `replication quorum ${this.#opts.quorum} cannot be met: only ${reachable} of ${backends.length} backends reachable${
+          last ? ` (last error: ${last.code}: ${last.message})` : ''
+        }; replicated acks wait`,
+      ),
+    );
   }
 
   #backendNames(): string[] {
@@ -257,6 +302,7 @@ export class ReplicationManager {
 
   /** Bookkeeping after one upload settled: save, then waiters, events and retention. */
   async #onSettled(b: BackendRuntime, outcome: UploadOutcome): Promise<void> {
+    this.#checkQuorum();
     if (outcome.ok) {
       this.#compact();
       await this.#save();
@@ -274,6 +320,7 @@ export class ReplicationManager {
   }
 
   async #onTlogSettled(b: BackendRuntime, outcome: TlogOutcome): Promise<void> {
+    this.#checkQuorum();
     if (!outcome.ok) {
       const event = outcome.alert ? 'alert' : 'backendError';
       if (this.events.listenerCount(event) > 0) this.events.emit(event, outcome.error, b.name);

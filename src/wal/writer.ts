@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { debuglog } from 'node:util';
 import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { BatchBuilder } from './batch.js';
+import { CalendarRoll, type ResolvedRollAt } from './calendar-roll.js';
 import { COMMIT_FRAME_BYTES, HASH_BYTES } from './frame-layout.js';
 import { fsyncDir, nodeWalFs, readFully, type WalFs, writeFully } from './fs.js';
 import { ioFailure } from './io-failure.js';
@@ -61,6 +62,12 @@ export interface WalWriterOptions {
   segmentBytes: number;
   /** {@link WalWriter.sealIfOlderThan} seals a non-empty open segment this old (ms since creation). */
   segmentMaxAgeMs: number;
+  /**
+   * Calendar rotation: a segment is sealed before a batch whose latest record time is in a later
+   * hour or day than the segment's first batch, and by {@link WalWriter.sealIfOlderThan} once the
+   * clock passes that boundary. Default: off.
+   */
+  rollAt?: ResolvedRollAt | undefined;
   /** File-system seam (fault injection). Default: `node:fs`. */
   fs?: WalFs;
   /** Clock for segment creation and seal times, microseconds since the epoch. */
@@ -108,6 +115,10 @@ export class WalWriter {
   readonly #segmentMaxAgeMs: number;
   readonly #nowUs: () => number;
   readonly #onSealed: ((s: SealedSegment) => void) | undefined;
+  /** Calendar rotation (`rollAt`), undefined when off. */
+  readonly #roll: CalendarRoll | undefined;
+  /** Where the open segment's calendar period ends (ms since the epoch); Infinity: no boundary. */
+  #rollAtMs = Number.POSITIVE_INFINITY;
 
   /** Open segment's fd, -1 when no segment is open (the next append creates one). */
   #fd = -1;
@@ -142,6 +153,7 @@ export class WalWriter {
     this.#zeroFill = new ZeroFillAhead(opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes, opts.segmentBytes);
     this.#zeroFiller = opts.zeroFiller ?? new InlineZeroFiller(wfs);
     this.#onSealed = opts.onSealed;
+    this.#roll = opts.rollAt ? new CalendarRoll(opts.rollAt) : undefined;
     this.#summary.reset(1, zeroHash());
     this.#synced.reset(1, zeroHash());
   }
@@ -208,6 +220,10 @@ export class WalWriter {
       this.#synced.reset(c.header.firstSeq, c.header.prevChainHash);
       this.#synced.copyFrom(this.#summary);
       this.#zeroFill.startSegment(c.zeroedTo);
+      // A continued segment keeps the period of its records (its earliest one: the next batch
+      // of a later period seals it).
+      if (this.#roll && c.summary.minTimeUs >= 0)
+        this.#rollAtMs = this.#roll.nextBoundaryMs(c.summary.minTimeUs / 1000);
     } else if (o.next) {
       this.#summary.reset(o.next.firstSeq, o.next.chainHash);
       this.#synced.reset(o.next.firstSeq, o.next.chainHash);
@@ -312,6 +328,9 @@ export class WalWriter {
       }
       this.#repair();
       const total = b.bytes + COMMIT_FRAME_BYTES;
+      // Calendar rotation: one comparison per batch (the boundary was computed at the segment's first batch).
+      const batchMs = b.maxTimeUs / 1000;
+      if (this.#fd >= 0 && s.batches > 0 && b.maxTimeUs >= 0 && batchMs >= this.#rollAtMs) this.#sealOpenSegment();
       if (
         this.#fd >= 0 &&
         s.batches > 0 &&
@@ -347,6 +366,9 @@ export class WalWriter {
         b.chainHashView(),
       );
       if (pos + total > this.#zeroFill.zeroedTo) this.#zeroFill.zeroedTo = pos + total;
+      if (this.#roll && b.maxTimeUs >= 0 && (s.batches === 1 || this.#rollAtMs === Number.POSITIVE_INFINITY)) {
+        this.#rollAtMs = this.#roll.nextBoundaryMs(batchMs);
+      }
     } finally {
       b.reset();
     }
@@ -379,11 +401,14 @@ export class WalWriter {
     if (this.#zeroFiller.concurrent) this.#requestZeroFill();
   }
 
-  /** Seals the open segment if it holds at least one batch and was created `segmentMaxAgeMs` or more before `nowMs`. */
+  /**
+   * Seals the open segment if it holds at least one batch and was created `segmentMaxAgeMs` or
+   * more before `nowMs`, or (with `rollAt`) `nowMs` is past the end of its calendar period.
+   */
   sealIfOlderThan(nowMs: number): boolean {
     this.#checkOpen();
     if (this.#fd < 0 || this.#summary.batches === 0) return false;
-    if (nowMs - this.#segCreatedUs / 1000 < this.#segmentMaxAgeMs) return false;
+    if (nowMs - this.#segCreatedUs / 1000 < this.#segmentMaxAgeMs && nowMs < this.#rollAtMs) return false;
     this.#sealOpenSegment();
     return true;
   }
@@ -595,6 +620,7 @@ export class WalWriter {
     this.#segPath = '';
     this.#sealedBytes += end;
     this.#prevSealHash = sha;
+    this.#rollAtMs = Number.POSITIVE_INFINITY;
     s.reset(s.lastSeq + 1, s.chainHash);
     this.#synced.reset(s.firstSeq, s.chainHash);
     if (this.#onSealed) {

@@ -12,6 +12,7 @@ import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpoin
 import type { RecordProof } from '../compliance/prove.js';
 import type { WireError } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
+import type { ResolvedRollAt } from '../wal/calendar-roll.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 
 /** `workerData` of the writer worker: resolved options, validated once in the main thread. */
@@ -25,6 +26,8 @@ export interface WriterInit {
   readonly maxBatchBytes: number;
   readonly segmentBytes: number;
   readonly segmentMaxAgeMs: number;
+  /** Calendar rotation (`rollAt`), undefined when off. */
+  readonly rollAt?: ResolvedRollAt | undefined;
   /** How long a faulted writer waits between attempts to clear the fault. */
   readonly faultRetryMs: number;
   readonly walFsModule: string | undefined;
@@ -53,7 +56,8 @@ export interface DataKeyMessage {
 export type WriterToMain =
   | { readonly type: 'ready'; readonly sab: SharedArrayBuffer; readonly lastSeq: number }
   | { readonly type: 'sealed'; readonly segment: SealedSegment }
-  | { readonly type: 'fault'; readonly error: WireError }
+  /** `rejecting`: the ring is FAULTED until 'fault-cleared' (false: nothing lost, retried). */
+  | { readonly type: 'fault'; readonly error: WireError; readonly rejecting: boolean }
   | { readonly type: 'fault-cleared'; readonly gapFromSeq: number; readonly gapToSeq: number }
   | { readonly type: 'fatal'; readonly error: WireError }
   | { readonly type: 'closed'; readonly lastSeq: number };

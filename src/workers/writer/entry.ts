@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       nodeId: init.nodeId,
       segmentBytes: init.segmentBytes,
       segmentMaxAgeMs: init.segmentMaxAgeMs,
+      rollAt: init.rollAt,
       fs: await loadFs(),
       ...(zeroFiller ? { zeroFiller } : {}),
       onSealed: (segment) => {
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
       wal,
       sab,
       init,
-      onFault: (error) => post({ type: 'fault', error: error.toWire() }),
+      onFault: (error, rejecting) => post({ type: 'fault', error: error.toWire(), rejecting }),
       onFaultCleared: (gapFromSeq, gapToSeq) => post({ type: 'fault-cleared', gapFromSeq, gapToSeq }),
       sealer: encryptor(),
     });
