@@ -113,6 +113,9 @@ export const ErrorCodes = {
   SEGMENT_NOT_FILE: 'ERR_IRONLOG_SEGMENT_NOT_FILE',
   /** A segment file is larger than 4 GiB, the largest segment ironlog writes: it is not read. */
   SEGMENT_TOO_LARGE: 'ERR_IRONLOG_SEGMENT_TOO_LARGE',
+  // shadow copies (issue 14)
+  /** A write, fdatasync or open-time reconcile of a shadow directory (`shadowDirs`) failed; the message names the directory. */
+  SHADOW_FAILED: 'ERR_IRONLOG_SHADOW_FAILED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -161,6 +161,8 @@ export type { WalFs } from '../wal/fs.js';
 export type {
   RecoverWalOptions,
   RecoveryReport,
+  ShadowComparison,
+  ShadowContribution,
   VerifyProblem,
   VerifyReport,
   VerifyWalOptions,
@@ -192,4 +194,10 @@ export {
 } from './options.js';
 export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
 export { type PruneOptions, type PruneResult, pruneSegments } from './prune.js';
+export type {
+  ShadowDirStatus,
+  ShadowFailureEvent,
+  ShadowFailurePolicy,
+  ShadowStatus,
+} from './shadows.js';
 export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';

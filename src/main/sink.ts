@@ -39,6 +39,7 @@ import type { DataKeyFeeder } from './data-keys.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
+import { lockShadows, type ShadowFailureEvent, type ShadowStatus, ShadowTracker } from './shadows.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
@@ -51,6 +52,7 @@ const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
 const kAttachReplication = Symbol('ironlog.sink.attachReplication');
 const kStartReplication = Symbol('ironlog.sink.startReplication');
 const kStartSealedAudit = Symbol('ironlog.sink.startSealedAudit');
+const kShadowFailures = Symbol('ironlog.sink.shadowFailures');
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -84,6 +86,13 @@ export interface SinkEvents {
    * still written; health turns `degraded` and `ironlog_corruptions_total` counts the problems.
    */
   corruption: [error: IronlogError, problems: readonly VerifyProblem[]];
+  /**
+   * With `shadowDirs`: a shadow directory's write, fdatasync or open-time reconcile failed
+   * (`ERR_IRONLOG_SHADOW_FAILED`). With `onShadowFailure: 'drop'` the shadow left the set
+   * (`dropped: true`); with `'fail'` the affected acks were rejected (a `fault` follows).
+   * Failures during open are emitted just after `openSink` resolves.
+   */
+  shadowFailure: [failure: ShadowFailureEvent];
 }
 
 /**
@@ -118,6 +127,8 @@ export class Sink {
   readonly #exitPromise: Promise<void>;
   /** @internal Run once when the sink closes (the data-key feeder of record encryption, issue 11). */
   readonly closeHooks: Array<() => void> = [];
+  /** Shadow copies (issue 14): each shadow's state; undefined without `shadowDirs`. */
+  readonly #shadows: ShadowTracker | undefined;
 
   /** Use {@link openSink}: the writer worker must be running and have attached first. */
   private constructor(
@@ -133,6 +144,8 @@ export class Sink {
     this.#state = new CommitState(sab);
     this.#stats = new WriterStats(sab);
     this.#now = clock ?? Date.now;
+    this.#shadows =
+      options.shadowDirs.length > 0 ? new ShadowTracker(options.shadowDirs, options.onShadowFailure) : undefined;
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
@@ -242,9 +255,29 @@ export class Sink {
         replication: this.#replication?.status(),
         ack: this.options.ack,
         integrity: this.#audit?.status(),
+        shadows: this.#shadows?.status(),
       },
       options,
     );
+  }
+
+  /**
+   * With `shadowDirs`: each shadow's state (`active`, `failing`: its last step failed and the
+   * acks with it, `dropped`: out of the set until the sink reopens), failures counted and the
+   * last error. Undefined without shadows. See `docs/durability.md#shadow-copies`.
+   */
+  shadowStatus(): ShadowStatus | undefined {
+    return this.#shadows?.status();
+  }
+
+  /** @internal Called once by {@link openSink} with the shadow failures reported while the writer opened. */
+  [kShadowFailures](failures: readonly ShadowFailureEvent[]): void {
+    for (const f of failures) this.#shadows?.onFailure(f);
+    // After openSink resolved: a listener attached right after `await openSink()` hears them.
+    if (failures.length === 0) return;
+    setImmediate(() => {
+      for (const f of failures) this.events.emit('shadowFailure', f);
+    });
   }
 
   /**
@@ -496,8 +529,15 @@ export class Sink {
         this.events.emit('fault', IronlogError.fromWire(msg.error));
         return;
       case 'fault-cleared':
+        this.#shadows?.onFaultCleared();
         this.events.emit('faultCleared', { gapFromSeq: msg.gapFromSeq, gapToSeq: msg.gapToSeq });
         return;
+      case 'shadow-failure': {
+        const f = shadowFailureOf(msg);
+        this.#shadows?.onFailure(f);
+        this.events.emit('shadowFailure', f);
+        return;
+      }
       case 'closed':
         this.#closed?.resolve();
         return;
@@ -558,7 +598,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
-  const lock = acquireDirLock(dir);
+  const lock = lockShadows(acquireDirLock(dir), resolved.shadowDirs);
   if (resolved.compliance) {
     try {
       writeComplianceRecord(dir, resolved.compliance);
@@ -588,6 +628,8 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     walFsModule: resolved.walFsModule,
     walFsModuleData: resolved.walFsModuleData,
     encryption: dataKeys?.init,
+    shadowDirs: resolved.shadowDirs,
+    onShadowFailure: resolved.onShadowFailure,
   };
   let worker: Worker;
   try {
@@ -603,10 +645,12 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     });
   }
   let ready: { sab: SharedArrayBuffer };
+  const earlyShadowFailures: ShadowFailureEvent[] = [];
   try {
     ready = await new Promise((resolve, reject) => {
       const onMessage = (msg: WriterToMain): void => {
-        if (msg.type === 'ready') {
+        if (msg.type === 'shadow-failure') earlyShadowFailures.push(shadowFailureOf(msg));
+        else if (msg.type === 'ready') {
           cleanup();
           resolve({ sab: msg.sab });
         } else if (msg.type === 'fatal') {
@@ -647,7 +691,9 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
-      sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+      sink[kAttachMetrics](
+        new metricsModule.SinkMetrics({ dir, sab: ready.sab, shadows: () => sink.shadowStatus() }, registry),
+      );
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
       await sink.close().catch(() => undefined);
@@ -684,7 +730,19 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     }
   }
   sink[kStartSealedAudit]();
+  sink[kShadowFailures](earlyShadowFailures);
   return sink;
+}
+
+/** The sink event of a writer's `shadow-failure` message. */
+function shadowFailureOf(msg: Extract<WriterToMain, { type: 'shadow-failure' }>): ShadowFailureEvent {
+  return {
+    dir: msg.dir,
+    op: msg.op,
+    error: IronlogError.fromWire(msg.error),
+    dropped: msg.dropped,
+    active: msg.active,
+  };
 }
 
 /** Record encryption (issue 11): starts the data-key feeder (loaded only when encryption is on). */
