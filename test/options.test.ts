@@ -532,6 +532,8 @@ describe('defaults', () => {
       walFsModuleData: undefined,
       replication: undefined,
       metrics: false,
+      shadowDirs: [],
+      onShadowFailure: 'fail',
     });
   });
 
