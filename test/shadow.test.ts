@@ -404,6 +404,9 @@ describe('verify and recover', () => {
     flipByte(first.path, 9000);
     expect((await verifyWal(dir)).valid).toBe(false);
 
+    await expect(recoverWal(dir, shadow, { fromShadows: [shadow] })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_ARGUMENT,
+    });
     // Without the shadow those records are lost ...
     const alone = await recoverWal(dir, tmp.join('alone'));
     expect(alone.lostSeqs).toBeGreaterThan(0);

@@ -102,6 +102,9 @@ export async function recoverWal(input: string, output: string, opts: RecoverWal
   if (path.resolve(input) === path.resolve(output)) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
   }
+  if ((opts.fromShadows ?? []).some((d) => path.resolve(d) === path.resolve(output))) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must not be one of the shadows it reads');
+  }
   // Read the input first: a missing or unreadable input must not leave an empty output behind.
   const names = await readWalDirNames(input);
   try {
