@@ -564,6 +564,8 @@ describe('defaults', () => {
       walFsModuleData: undefined,
       replication: undefined,
       metrics: false,
+      shadowDirs: [],
+      onShadowFailure: 'fail',
     });
   });
 

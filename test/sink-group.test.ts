@@ -153,6 +153,38 @@ describe('openSinkGroup', () => {
     expect((await verifyWal(path.join(g.root, 'tenants', 'well'))).valid).toBe(true);
   });
 
+  it('a group’s shadowDirs are roots: each tenant’s shadow is <shadow>/tenants/<id>, byte for byte, checked by verify', async () => {
+    const root = tmp.join('root');
+    const shadow = tmp.join('shadow');
+    const g = await openSinkGroup({ root, tenants: ['acme', 'globex'], shadowDirs: [shadow], segmentBytes: 64 * 1024 });
+    group = g;
+    const pad = 'x'.repeat(200);
+    for (let i = 0; i < 400; i += 50) {
+      await Promise.all(
+        ['acme', 'globex'].map((t) =>
+          g.tenant(t).emitBatch(Array.from({ length: 50 }, (_, k) => ({ tenant: t, i: i + k, pad }))),
+        ),
+      );
+    }
+    expect(g.tenant('acme').shadowStatus()?.shadows).toEqual([
+      { dir: path.join(shadow, 'tenants', 'acme'), state: 'active', failures: 0 },
+    ]);
+    await g.close();
+    group = undefined;
+    for (const t of ['acme', 'globex']) {
+      const primary = path.join(root, 'tenants', t);
+      const copy = path.join(shadow, 'tenants', t);
+      const segments = fs.readdirSync(primary).filter((n) => n.endsWith('.wal'));
+      expect(segments.length).toBeGreaterThan(1);
+      for (const n of segments)
+        expect(fs.readFileSync(path.join(copy, n)).equals(fs.readFileSync(path.join(primary, n)))).toBe(true);
+      const report = await verifyWal(primary, { shadowDirs: [copy] });
+      expect(report.problems).toEqual([]);
+      expect(report.records).toBe(400);
+      expect((await records(copy)).every((r) => (r.event as { tenant: string }).tenant === t)).toBe(true);
+    }
+  });
+
   it('signing origins and replication object names carry the tenant id', async () => {
     const key = generateSignerKey('example.com/audit');
     const backup = tmp.join('backup');

@@ -30,6 +30,7 @@ interface VerifyOptions extends KeyCliOptions {
   witnessKey?: string[];
   witnesses?: number;
   timeSlack?: number;
+  shadow?: string[];
 }
 
 /** One problem of a replicated history, located by node and object key. */
@@ -71,11 +72,16 @@ async function verifyLocal(
   json: boolean,
   progress: boolean | undefined,
   allowEmpty: boolean,
+  shadowDirs?: readonly string[],
 ): Promise<number> {
   const bar = segmentProgress('verify', progress);
   let report: Awaited<ReturnType<typeof verifyWal>>;
   try {
-    report = await verifyWal(dir, { allowEmpty, ...(bar ? { onProgress: bar.onProgress } : {}) });
+    report = await verifyWal(dir, {
+      allowEmpty,
+      ...(bar ? { onProgress: bar.onProgress } : {}),
+      ...(shadowDirs ? { shadowDirs } : {}),
+    });
   } finally {
     bar?.stop();
   }
@@ -87,6 +93,13 @@ async function verifyLocal(
     );
     for (const p of report.problems) {
       process.stdout.write(`  ${p.kind} in ${p.segment} at offset ${p.offset}${seqRange(p)}: ${p.message}\n`);
+    }
+    for (const sh of report.shadows ?? []) {
+      process.stdout.write(
+        sh.identical
+          ? `  shadow ${sh.dir}: identical\n`
+          : `  shadow ${sh.dir}: DIFFERS (${sh.missing.length} missing, ${sh.extra.length} extra, ${sh.differing.length} differing segment(s))\n`,
+      );
     }
   }
   return report.valid ? 0 : 1;
@@ -221,6 +234,11 @@ export function registerVerify(program: Command): void {
       'with --public-key: delay allowed beyond the checkpoint interval (default max(5s, interval))',
       parseDurationMs,
     )
+    .option(
+      '--shadow <dir>',
+      'with --dir: also compare this shadow copy (openSink shadowDirs) segment by segment, byte for byte (repeatable); exit 1 when it differs',
+      collectArg,
+    )
     .option('--key-file <path>', 'also decrypt every encrypted record and sealed field with these master keys')
     .option('--kms-key-id <id>', 'same, with master keys in AWS KMS')
     .option('--kms-region <region>', 'with --kms-key-id: the AWS region')
@@ -242,6 +260,7 @@ endpoint, region, forcePathStyle=true; GCS: apiEndpoint, projectId; file://: pre
 Examples:
   $ ironlog verify --dir ./audit --json
   $ ironlog verify --dir ./group-root --tenant acme
+  $ ironlog verify --dir /data/audit --shadow /backup1/audit --shadow /backup2/audit
   $ ironlog verify --dir ./audit --public-key audit.pub --witness-key w1.pub --witnesses 1
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1' --public-key audit.pub
   $ ironlog verify --source 's3://audit-prod/audit?region=eu-west-1'
@@ -264,6 +283,9 @@ Examples:
       if (opts.publicKey === undefined && (opts.witnessKey !== undefined || opts.witnesses !== undefined)) {
         throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--witness-key and --witnesses go with --public-key');
       }
+      if (opts.shadow !== undefined && (target.kind !== 'dir' || opts.publicKey !== undefined)) {
+        throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, '--shadow goes with --dir (and not with --public-key)');
+      }
       if (target.kind === 'dir') {
         if (opts.nodes !== undefined || (opts.allowPrunedStart && opts.publicKey === undefined)) {
           throw new IronlogError(
@@ -275,7 +297,13 @@ Examples:
           process.exitCode = await verifyLogLocal(target.dir, logOpts(opts.publicKey), opts.json === true);
           return;
         }
-        process.exitCode = await verifyLocal(target.dir, opts.json === true, opts.progress, opts.allowEmpty === true);
+        process.exitCode = await verifyLocal(
+          target.dir,
+          opts.json === true,
+          opts.progress,
+          opts.allowEmpty === true,
+          opts.shadow,
+        );
         // With keys (issue 11): every encrypted record and sealed field must also authenticate.
         if (process.exitCode === 0 && (opts.keyFile !== undefined || opts.kmsKeyId !== undefined)) {
           process.exitCode = await verifyDecryption(target.dir, opts);

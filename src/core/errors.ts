@@ -119,6 +119,9 @@ export const ErrorCodes = {
   // failure policy (issue 14: onFailure, failStop)
   /** With `ack: 'replicated'`: fewer backends than `quorum` are reachable (breakers not closed), so replicated acks cannot complete. */
   REPLICATION_QUORUM_LOST: 'ERR_IRONLOG_REPLICATION_QUORUM_LOST',
+  // shadow copies (issue 14)
+  /** A write, fdatasync or open-time reconcile of a shadow directory (`shadowDirs`) failed; the message names the directory. */
+  SHADOW_FAILED: 'ERR_IRONLOG_SHADOW_FAILED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

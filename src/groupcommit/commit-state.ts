@@ -145,6 +145,8 @@ export const kSharedErrorCodes: readonly ErrorCode[] = Object.freeze([
   ErrorCodes.WORKER_EXITED,
   // data protection (issue 11): no data key arrived in time, records refused unwritten
   ErrorCodes.KEY_PROVIDER_TIMEOUT,
+  // shadow copies (issue 14): a shadow's write or fdatasync failed with onShadowFailure 'fail'
+  ErrorCodes.SHADOW_FAILED,
 ]);
 
 /** The shared-memory integer of `code` (INTERNAL's 0 for codes not in the table). */

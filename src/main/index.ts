@@ -162,6 +162,8 @@ export type { WalFs } from '../wal/fs.js';
 export type {
   RecoverWalOptions,
   RecoveryReport,
+  ShadowComparison,
+  ShadowContribution,
   VerifyProblem,
   VerifyReport,
   VerifyWalOptions,
@@ -194,6 +196,12 @@ export {
 } from './options.js';
 export { type Ack, connectProducer, Producer, type ProducerDescriptor } from './producer.js';
 export { type PruneOptions, type PruneResult, pruneSegments } from './prune.js';
+export type {
+  ShadowDirStatus,
+  ShadowFailureEvent,
+  ShadowFailurePolicy,
+  ShadowStatus,
+} from './shadows.js';
 export { openSink, type ReplayOptions, Sink, type SinkEvents } from './sink.js';
 // ---- multi-tenant sink groups (issue 14) ----
 export {

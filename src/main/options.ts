@@ -29,6 +29,7 @@ import {
   resolveReplicationOptions,
 } from '../replication/options.js';
 import { type ResolvedRollAt, type RollAt, resolveRollAt } from '../wal/calendar-roll.js';
+import { resolveShadowOptions, type ShadowFailurePolicy } from './shadows.js';
 
 /** How the writer makes a batch durable. See `docs/durability.md`. */
 export type { SyncMode };
@@ -185,6 +186,24 @@ export interface SinkOptions {
    */
   encryption?: boolean | EncryptionOptions;
   // ---- end data protection ----
+  /**
+   * Shadow copies (the seed's `WithRedundancy`): directories, meant for other disks, that receive
+   * every segment, batch and seal byte for byte as the primary `dir` does; each is `fdatasync`'d
+   * before an ack resolves, so an ack means durable on the primary and on every shadow still in
+   * the set. Relative paths are resolved; each must be outside `dir` and the others, and is locked
+   * like `dir`. On open each shadow is reconciled with the primary before emits are accepted.
+   * Costs one more write and fdatasync per batch and shadow (done one after the other). Default:
+   * none. See `docs/durability.md#shadow-copies`.
+   */
+  shadowDirs?: readonly string[];
+  /**
+   * What a failed write or fdatasync of a shadow does. `'fail'` (default, maximum durability):
+   * the affected emits are rejected with `ERR_IRONLOG_SHADOW_FAILED`, as after a WAL write
+   * failure (the sink retries, writes a gap record and goes on once the shadow works again).
+   * `'drop'`: the shadow leaves the set and acks go on from the primary and the other shadows.
+   * Either way: a `shadowFailure` event, health `degraded`, `ironlog_shadow_failures_total`.
+   */
+  onShadowFailure?: ShadowFailurePolicy;
 }
 
 /** {@link SinkOptions} after validation and defaults. */
@@ -219,6 +238,9 @@ export interface ResolvedSinkOptions {
   readonly protection: ProtectionConfig | undefined;
   /** The compliance profile, checked; undefined when none is set. */
   readonly compliance: ResolvedComplianceOptions | undefined;
+  /** Shadow directories, absolute (empty: none). */
+  readonly shadowDirs: readonly string[];
+  readonly onShadowFailure: ShadowFailurePolicy;
 }
 
 /** The defaults of {@link SinkOptions} (every option but `dir`, `clock`, `walFsModule`, `replication` and `metrics`). */
@@ -287,6 +309,8 @@ const kKnownOptions = new Set([
   'subjectEncryption',
   'keyProvider',
   'encryption',
+  'shadowDirs',
+  'onShadowFailure',
 ]);
 
 /** Validates `input` once, at the edge, and fills in defaults. Throws `ERR_IRONLOG_INVALID_OPTION`. */
@@ -392,6 +416,7 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     throw invalidOption('options.metrics must be a boolean or a prom-client Registry');
   }
   const protection = resolveProtectionOptions(input);
+  const shadows = resolveShadowOptions(dir, input.shadowDirs, input.onShadowFailure);
   // Last: a profile is checked against the other options, validated.
   const compliance =
     input.compliance === undefined
@@ -428,6 +453,8 @@ export function resolveSinkOptions(input: SinkOptions): ResolvedSinkOptions {
     custody: resolveCustodyOption(input.custody),
     protection,
     compliance,
+    shadowDirs: shadows.shadowDirs,
+    onShadowFailure: shadows.onShadowFailure,
   };
 }
 

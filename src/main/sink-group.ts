@@ -14,7 +14,7 @@ import type { HealthOptions, HealthReport } from '../monitoring/health.js';
 import { tenantObjectPrefix } from '../replication/naming.js';
 import type { GroupWriterToMain, MainToGroupWriter, WriterInit, WriterToMain } from '../workers/messages.js';
 import { resolveSinkOptions, type SinkOptions } from './options.js';
-import { openSinkOn, type Sink, type WriterEndpoint, type WriterLauncher } from './sink.js';
+import { openSinkOn, type Sink, type StartedWriter, type WriterEndpoint, type WriterLauncher } from './sink.js';
 import { isTenantId, prepareTenantDir, tenantIdMessage } from './tenant-dir.js';
 
 // Module-private: openSinkGroup() creates a SinkGroup through it (as openSink does a Sink).
@@ -253,7 +253,10 @@ class GroupWriter {
   readonly #worker: Worker;
   readonly #endpoints = new Map<number, TenantEndpoint>();
   /** Tenants still starting: their launcher's settle functions. */
-  readonly #starting = new Map<number, { resolve: (sab: SharedArrayBuffer) => void; reject: (e: unknown) => void }>();
+  readonly #starting = new Map<
+    number,
+    { resolve: (sab: SharedArrayBuffer) => void; reject: (e: unknown) => void; early: WriterToMain[] }
+  >();
   readonly tenantThreadIds = new Map<string, number>();
   /** The writer's own `threadId`, as it reported it in each tenant's `ready`. */
   readonly #startedThreadIds = new Map<number, number>();
@@ -295,18 +298,20 @@ class GroupWriter {
           reject(new IronlogError(ErrorCodes.WORKER_EXITED, 'the writer worker is not running'));
           return;
         }
+        const early: WriterToMain[] = [];
         this.#starting.set(tenant, {
           resolve: (sab) => {
             this.#endpoints.set(tenant, endpoint);
-            resolve({ endpoint, sab });
+            resolve({ endpoint, sab, early });
           },
           reject,
+          early,
         });
         const msg: MainToGroupWriter = { type: 'add-tenant', tenant, init };
         this.#worker.postMessage(msg, [...transferList]);
       }).then((r) => {
         this.tenantThreadIds.set(id, this.#startedThreadIds.get(tenant) ?? this.threadId);
-        return r as { endpoint: WriterEndpoint; sab: SharedArrayBuffer };
+        return r as StartedWriter;
       });
     };
   }
@@ -321,7 +326,7 @@ class GroupWriter {
       } else if (m.msg.type === 'fatal') {
         this.#starting.delete(m.tenant);
         starting.reject(IronlogError.fromWire(m.msg.error));
-      }
+      } else starting.early.push(m.msg);
       return;
     }
     const ep = this.#endpoints.get(m.tenant);
@@ -384,6 +389,13 @@ function listTenants(tenants: unknown): Array<[string, TenantOptions]> {
 /** One tenant's {@link SinkOptions}: the group's, then the tenant's, with the group defaults applied. */
 function tenantSinkOptions(shared: TenantOptions, id: string, own: TenantOptions, dir: string): SinkOptions {
   const merged: SinkOptions = { ...shared, ...own, dir };
+  if (own.shadowDirs === undefined && Array.isArray(shared.shadowDirs)) {
+    // A group's shadow directories are roots, like `root`: each tenant's copy is its own
+    // `<shadow>/tenants/<id>`, so no two tenants share (and lock) one shadow directory.
+    merged.shadowDirs = shared.shadowDirs.map((d) =>
+      typeof d === 'string' ? path.join(path.resolve(d), 'tenants', id) : d,
+    );
+  }
   const nodeId = merged.nodeId ?? 'node';
   if (merged.signing !== undefined && (merged.signing as { origin?: unknown }).origin === undefined) {
     // The origin a single sink would get (key name or ironlog/<nodeId>), made the tenant's own.

@@ -40,6 +40,7 @@ import { FailurePolicy } from './failure-policy.js';
 import { type ResolvedSinkOptions, resolveSinkOptions, type SinkOptions } from './options.js';
 import { type Ack, Producer, type ProducerDescriptor } from './producer.js';
 import { SealedSegmentAudit, sealedDamageError } from './sealed-audit.js';
+import { lockShadows, type ShadowFailureEvent, type ShadowStatus, ShadowTracker } from './shadows.js';
 
 /** How long a faulted writer waits between attempts to write its gap record and clear the fault. */
 const kFaultRetryMs = 200;
@@ -52,6 +53,7 @@ const kAttachMetrics = Symbol('ironlog.sink.attachMetrics');
 const kAttachReplication = Symbol('ironlog.sink.attachReplication');
 const kStartReplication = Symbol('ironlog.sink.startReplication');
 const kStartSealedAudit = Symbol('ironlog.sink.startSealedAudit');
+const kShadowFailures = Symbol('ironlog.sink.shadowFailures');
 
 /**
  * @internal What a {@link Sink} listens to for its writer: the writer Worker itself, or (in a sink
@@ -67,12 +69,17 @@ export interface WriterEndpoint {
 
 /**
  * @internal How {@link openSinkOn} gets its writer running: resolves once the writer has opened
- * the WAL (`ready`), rejects with the writer's error otherwise (it then holds nothing).
+ * the WAL (`ready`), rejects with the writer's error otherwise (it then holds nothing). `early`
+ * holds the messages the writer sent before `ready` (a shadow reconciled or dropped at open).
  */
-export type WriterLauncher = (
-  init: WriterInit,
-  transferList: readonly MessagePort[],
-) => Promise<{ readonly endpoint: WriterEndpoint; readonly sab: SharedArrayBuffer }>;
+export type WriterLauncher = (init: WriterInit, transferList: readonly MessagePort[]) => Promise<StartedWriter>;
+
+/** @internal What a {@link WriterLauncher} resolves with. */
+export interface StartedWriter {
+  readonly endpoint: WriterEndpoint;
+  readonly sab: SharedArrayBuffer;
+  readonly early: readonly WriterToMain[];
+}
 
 /** Options of {@link Sink.replay}. */
 export interface ReplayOptions {
@@ -106,6 +113,13 @@ export interface SinkEvents {
    * still written; health turns `degraded` and `ironlog_corruptions_total` counts the problems.
    */
   corruption: [error: IronlogError, problems: readonly VerifyProblem[]];
+  /**
+   * With `shadowDirs`: a shadow directory's write, fdatasync or open-time reconcile failed
+   * (`ERR_IRONLOG_SHADOW_FAILED`). With `onShadowFailure: 'drop'` the shadow left the set
+   * (`dropped: true`); with `'fail'` the affected acks were rejected (a `fault` follows).
+   * Failures during open are emitted just after `openSink` resolves.
+   */
+  shadowFailure: [failure: ShadowFailureEvent];
 }
 
 /**
@@ -142,6 +156,8 @@ export class Sink {
   readonly #exitPromise: Promise<void>;
   /** @internal Run once when the sink closes (the data-key feeder of record encryption, issue 11). */
   readonly closeHooks: Array<() => void> = [];
+  /** Shadow copies (issue 14): each shadow's state; undefined without `shadowDirs`. */
+  readonly #shadows: ShadowTracker | undefined;
 
   /** Use {@link openSink}: the writer worker must be running and have attached first. */
   private constructor(
@@ -157,6 +173,8 @@ export class Sink {
     this.#state = new CommitState(sab);
     this.#stats = new WriterStats(sab);
     this.#now = clock ?? Date.now;
+    this.#shadows =
+      options.shadowDirs.length > 0 ? new ShadowTracker(options.shadowDirs, options.onShadowFailure) : undefined;
     this.#producer = new Producer(sab, {
       maxEventBytes: options.maxEventBytes,
       onFull: options.onFull,
@@ -285,9 +303,29 @@ export class Sink {
         replication: this.#replication?.status(),
         ack: this.options.ack,
         integrity: this.#audit?.status(),
+        shadows: this.#shadows?.status(),
       },
       options,
     );
+  }
+
+  /**
+   * With `shadowDirs`: each shadow's state (`active`, `failing`: its last step failed and the
+   * acks with it, `dropped`: out of the set until the sink reopens), failures counted and the
+   * last error. Undefined without shadows. See `docs/durability.md#shadow-copies`.
+   */
+  shadowStatus(): ShadowStatus | undefined {
+    return this.#shadows?.status();
+  }
+
+  /** @internal Called once by {@link openSink} with the shadow failures reported while the writer opened. */
+  [kShadowFailures](failures: readonly ShadowFailureEvent[]): void {
+    for (const f of failures) this.#shadows?.onFailure(f);
+    // After openSink resolved: a listener attached right after `await openSink()` hears them.
+    if (failures.length === 0) return;
+    setImmediate(() => {
+      for (const f of failures) this.events.emit('shadowFailure', f);
+    });
   }
 
   /**
@@ -547,8 +585,15 @@ export class Sink {
       }
       case 'fault-cleared':
         this.#failure.recovered('wal');
+        this.#shadows?.onFaultCleared();
         this.events.emit('faultCleared', { gapFromSeq: msg.gapFromSeq, gapToSeq: msg.gapToSeq });
         return;
+      case 'shadow-failure': {
+        const f = shadowFailureOf(msg);
+        this.#shadows?.onFailure(f);
+        this.events.emit('shadowFailure', f);
+        return;
+      }
       case 'closed':
         this.#closed?.resolve();
         return;
@@ -621,7 +666,7 @@ export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher 
   // Loaded only when asked for: piscina and the storage SDKs stay out of a sink without replication.
   const replicationModule = resolved.replication ? await import('../replication/manager.js') : undefined;
   const replicatorPoolModule = resolved.replication ? await import('../workers/replicator/pool.js') : undefined;
-  const lock = acquireDirLock(dir);
+  const lock = lockShadows(acquireDirLock(dir), resolved.shadowDirs);
   if (resolved.compliance) {
     try {
       writeComplianceRecord(dir, resolved.compliance);
@@ -652,8 +697,10 @@ export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher 
     walFsModule: resolved.walFsModule,
     walFsModuleData: resolved.walFsModuleData,
     encryption: dataKeys?.init,
+    shadowDirs: resolved.shadowDirs,
+    onShadowFailure: resolved.onShadowFailure,
   };
-  let started: { readonly endpoint: WriterEndpoint; readonly sab: SharedArrayBuffer };
+  let started: StartedWriter;
   try {
     started = await (launcher ?? startOwnWriter)(init, dataKeys ? [dataKeys.init.port] : []);
   } catch (err) {
@@ -668,7 +715,9 @@ export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher 
   if (metricsModule) {
     const registry = typeof resolved.metrics === 'boolean' ? undefined : resolved.metrics;
     try {
-      sink[kAttachMetrics](new metricsModule.SinkMetrics({ dir, sab: ready.sab }, registry));
+      sink[kAttachMetrics](
+        new metricsModule.SinkMetrics({ dir, sab: ready.sab, shadows: () => sink.shadowStatus() }, registry),
+      );
     } catch (err) {
       // Another sink took the registry since the check above: do not leak this one.
       await sink.close().catch(() => undefined);
@@ -705,6 +754,7 @@ export async function openSinkOn(options: SinkOptions, launcher: WriterLauncher 
     }
   }
   sink[kStartSealedAudit]();
+  sink[kShadowFailures](started.early.flatMap((m) => (m.type === 'shadow-failure' ? [shadowFailureOf(m)] : [])));
   return sink;
 }
 
@@ -721,16 +771,17 @@ const startOwnWriter: WriterLauncher = async (init, transferList) => {
       cause: err,
     });
   }
+  const early: WriterToMain[] = [];
   try {
     return await new Promise((resolve, reject) => {
       const onMessage = (msg: WriterToMain): void => {
         if (msg.type === 'ready') {
           cleanup();
-          resolve({ endpoint: worker, sab: msg.sab });
+          resolve({ endpoint: worker, sab: msg.sab, early });
         } else if (msg.type === 'fatal') {
           cleanup();
           reject(IronlogError.fromWire(msg.error));
-        }
+        } else early.push(msg);
       };
       const onError = (err: Error): void => {
         cleanup();
@@ -758,6 +809,17 @@ const startOwnWriter: WriterLauncher = async (init, transferList) => {
     throw err;
   }
 };
+
+/** The sink event of a writer's `shadow-failure` message. */
+function shadowFailureOf(msg: Extract<WriterToMain, { type: 'shadow-failure' }>): ShadowFailureEvent {
+  return {
+    dir: msg.dir,
+    op: msg.op,
+    error: IronlogError.fromWire(msg.error),
+    dropped: msg.dropped,
+    active: msg.active,
+  };
+}
 
 /** Record encryption (issue 11): starts the data-key feeder (loaded only when encryption is on). */
 async function startDataKeys(

@@ -7,11 +7,13 @@
  *    working and the backlog drains once it is back;
  *  - status `degraded`: live but not ready, or ready with unhealthy replication (breaker open,
  *    tamper/verification alert, quorum unreachable, manifest not writable), or ready with damaged
- *    sealed segments (found by the background check after open), with the reasons.
+ *    sealed segments (found by the background check after open), or with a shadow directory
+ *    (`shadowDirs`) failing or dropped, with the reasons.
  */
 import * as fsp from 'node:fs/promises';
 import { invalidOption } from '../core/errors.js';
 import type { BackendReplicationStatus, ReplicationStatus } from '../replication/manager.js';
+import type { ShadowStatus } from '../wal/shadow.js';
 import type { VerifyProblem } from '../wal/verify.js';
 import { readRingUsage, type WalStateName } from './ring-usage.js';
 
@@ -105,6 +107,11 @@ export interface HealthReport {
    * recomputed). `damaged` makes the status `degraded` (still ready: new events are written).
    */
   readonly integrity?: IntegrityStatus;
+  /**
+   * With `shadowDirs`: each shadow's state. A shadow that is `failing` or `dropped` makes the
+   * status `degraded` (reasons `shadow <dir>: ...`); readiness follows the WAL as usual.
+   */
+  readonly shadows?: ShadowStatus;
   /** ISO time of the check. */
   readonly checkedAt: string;
 }
@@ -120,6 +127,8 @@ export interface HealthSource {
   readonly ack?: 'durable' | 'written' | 'replicated';
   /** The sealed-segment check's status, when the sink ran one. */
   readonly integrity?: IntegrityStatus | undefined;
+  /** The shadows' state (`sink.shadowStatus()`), when the sink has shadows. */
+  readonly shadows?: ShadowStatus | undefined;
 }
 
 function replicationHealth(status: ReplicationStatus, ack: HealthSource['ack']): ReplicationHealth {
@@ -211,7 +220,15 @@ export async function checkHealth(source: HealthSource, opts: HealthOptions = {}
     }
     reasons.push('wal: run `ironlog verify` on the directory, then `ironlog recover`');
   }
-  const healthy = ready && (replication === undefined || replication.ok) && !damaged;
+  const shadows = source.shadows;
+  let shadowsOk = true;
+  for (const sh of shadows?.shadows ?? []) {
+    if (sh.state === 'active') continue;
+    shadowsOk = false;
+    const what = sh.state === 'dropped' ? 'dropped from the set' : 'failing (emits are rejected until it works)';
+    reasons.push(`shadow ${sh.dir}: ${what} after ${sh.failures} failure(s); last: ${sh.lastError ?? 'unknown'}`);
+  }
+  const healthy = ready && (replication === undefined || replication.ok) && !damaged && shadowsOk;
   return {
     status: healthy ? 'ok' : live ? 'degraded' : 'down',
     live,
@@ -234,6 +251,7 @@ export async function checkHealth(source: HealthSource, opts: HealthOptions = {}
     },
     ...(replication ? { replication } : {}),
     ...(integrity ? { integrity } : {}),
+    ...(shadows ? { shadows } : {}),
     checkedAt: new Date().toISOString(),
   };
 }

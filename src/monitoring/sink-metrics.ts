@@ -22,6 +22,7 @@ import type { Ack } from '../groupcommit/ack-waiter.js';
 import { WriterStats } from '../groupcommit/writer-stats.js';
 import { BATCH_BUCKETS_EVENTS, FSYNC_BUCKETS_SECONDS } from '../ringbuffer/layout.js';
 import { listSegmentFiles } from '../wal/segment.js';
+import type { ShadowStatus } from '../wal/shadow.js';
 import { BucketHistogram, LocalHistogram } from './bucket-histogram.js';
 import { diskSpace } from './health.js';
 import { ReplicationMetricNames, ReplicationMetrics, type ReplicationMetricsSource } from './replication-metrics.js';
@@ -47,6 +48,8 @@ export const MetricNames = {
   WAL_WRITABLE: 'ironlog_wal_writable',
   DISK_FREE_BYTES: 'ironlog_disk_free_bytes',
   DISK_TOTAL_BYTES: 'ironlog_disk_total_bytes',
+  SHADOW_FAILURES_TOTAL: 'ironlog_shadow_failures_total',
+  SHADOWS_ACTIVE: 'ironlog_shadows_active',
 } as const;
 
 /** Buckets (seconds) of `ironlog_emit_duration_seconds`: the same as the fsync histogram's. */
@@ -56,6 +59,8 @@ export const EMIT_BUCKETS_SECONDS: readonly number[] = FSYNC_BUCKETS_SECONDS;
 export interface SinkMetricsSource {
   readonly dir: string;
   readonly sab: SharedArrayBuffer;
+  /** The shadows' state (`sink.shadowStatus()`); undefined or returning undefined without shadows. */
+  readonly shadows?: () => ShadowStatus | undefined;
 }
 
 /**
@@ -236,6 +241,24 @@ export class SinkMetrics {
         return 0;
       }
     });
+    track(
+      MetricNames.SHADOW_FAILURES_TOTAL,
+      new Counter({
+        name: MetricNames.SHADOW_FAILURES_TOTAL,
+        help: 'Failed writes, fdatasyncs and open-time reconciles of each shadow directory (shadowDirs), by dir',
+        labelNames: ['dir'],
+        registers: reg,
+        collect() {
+          this.reset();
+          for (const sh of source.shadows?.()?.shadows ?? []) this.inc({ dir: sh.dir }, sh.failures);
+        },
+      }),
+    );
+    gauge(
+      MetricNames.SHADOWS_ACTIVE,
+      'Shadow directories in the set (written and fdatasynced before every ack); 0 without shadowDirs',
+      () => (source.shadows?.()?.shadows ?? []).filter((sh) => sh.state !== 'dropped').length,
+    );
     gauge(MetricNames.DISK_TOTAL_BYTES, "Size of the WAL's file system", async () => {
       try {
         return (await diskSpace(source.dir)).totalBytes;

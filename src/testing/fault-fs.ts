@@ -18,12 +18,16 @@ const Slot = {
   SYNC_ERRNO: 3,
   /** 1: the next fdatasync/fsync ends the writer thread (process.exit inside the worker). */
   EXIT_ON_SYNC: 4,
+  /** Length of the path filter (UTF-8 bytes after the slots); 0: faults hit every file. */
+  PATH_BYTES: 5,
   /** Counters. */
   WRITES: 8,
   SYNCS: 9,
   INJECTED: 10,
 } as const;
 const kSlots = 16;
+/** Room for the path filter ({@link FaultSwitch.onlyUnder}) after the slots. */
+const kPathFilterBytes = 1024;
 
 /** Errnos the switch can inject. */
 export type InjectedErrno = 'EIO' | 'ENOSPC';
@@ -37,7 +41,7 @@ export class FaultSwitch {
   readonly sab: SharedArrayBuffer;
   readonly #i32: Int32Array;
 
-  constructor(sab: SharedArrayBuffer = new SharedArrayBuffer(kSlots * 4)) {
+  constructor(sab: SharedArrayBuffer = new SharedArrayBuffer(kSlots * 4 + kPathFilterBytes)) {
     this.sab = sab;
     this.#i32 = new Int32Array(sab);
   }
@@ -57,6 +61,19 @@ export class FaultSwitch {
   /** Makes the writer worker exit (as if it crashed) at its next fdatasync/fsync. */
   exitWriterOnNextSync(): void {
     Atomics.store(this.#i32, Slot.EXIT_ON_SYNC, 1);
+  }
+
+  /**
+   * From now on the injected write and sync faults hit only files (and directories) whose path
+   * starts with `dir` (e.g. one shadow directory); `''` lifts the filter. Set it before the
+   * faults, while none is armed.
+   */
+  onlyUnder(dir: string): void {
+    const bytes = Buffer.from(dir, 'utf8');
+    if (this.sab.byteLength < kSlots * 4 + bytes.length)
+      throw new RangeError('fault switch: no room for this path filter');
+    new Uint8Array(this.sab, kSlots * 4, bytes.length).set(bytes);
+    Atomics.store(this.#i32, Slot.PATH_BYTES, bytes.length);
   }
 
   clear(): void {
@@ -102,33 +119,50 @@ function take(i32: Int32Array, slot: number): boolean {
 export function createWalFs(base: WalFs, data: unknown): WalFs {
   if (!(data instanceof SharedArrayBuffer)) throw new TypeError('fault-fs needs walFsModuleData: FaultSwitch.sab');
   const i32 = new Int32Array(data);
-  const failSync = (): void => {
+  // The path of every fd opened through this fs, for the path filter (onlyUnder).
+  const paths = new Map<number, string>();
+  const filtered = (fd: number): boolean => {
+    const n = Atomics.load(i32, Slot.PATH_BYTES);
+    if (n === 0 || data.byteLength < kSlots * 4 + n) return false;
+    const prefix = Buffer.from(new Uint8Array(data, kSlots * 4, n)).toString('utf8');
+    return !(paths.get(fd) ?? '').startsWith(prefix);
+  };
+  const failSync = (fd: number): void => {
     Atomics.add(i32, Slot.SYNCS, 1);
     if (Atomics.compareExchange(i32, Slot.EXIT_ON_SYNC, 1, 0) === 1) {
       // In a worker thread this ends only the thread: the writer "crashes" mid-commit.
       process.exit(70);
     }
-    if (take(i32, Slot.FAIL_SYNCS)) {
+    if (!filtered(fd) && take(i32, Slot.FAIL_SYNCS)) {
       Atomics.add(i32, Slot.INJECTED, 1);
       throw errnoError(kErrnos[Atomics.load(i32, Slot.SYNC_ERRNO)] ?? 'EIO', 'fdatasync');
     }
   };
   return {
     ...base,
+    openSync(path, flags, mode) {
+      const fd = base.openSync(path, flags, mode);
+      paths.set(fd, path);
+      return fd;
+    },
+    closeSync(fd) {
+      paths.delete(fd);
+      base.closeSync(fd);
+    },
     writeSync(fd, buffer, offset, length, position) {
       Atomics.add(i32, Slot.WRITES, 1);
-      if (take(i32, Slot.FAIL_WRITES)) {
+      if (!filtered(fd) && take(i32, Slot.FAIL_WRITES)) {
         Atomics.add(i32, Slot.INJECTED, 1);
         throw errnoError(kErrnos[Atomics.load(i32, Slot.WRITE_ERRNO)] ?? 'EIO', 'write');
       }
       return base.writeSync(fd, buffer, offset, length, position);
     },
     fdatasyncSync(fd) {
-      failSync();
+      failSync(fd);
       base.fdatasyncSync(fd);
     },
     fsyncSync(fd) {
-      failSync();
+      failSync(fd);
       base.fsyncSync(fd);
     },
   };

@@ -16,7 +16,12 @@ export {
 export { fsyncDir, nodeWalFs, type WalFs } from './fs.js';
 export { MerkleAccumulator, type MerkleProofStep, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.js';
 export { type ReadWalOptions, readWal, type WalRecord } from './reader.js';
-export { type RecoverWalOptions, type RecoveryReport, recoverWal } from './recovery.js';
+export {
+  type RecoverWalOptions,
+  type RecoveryReport,
+  recoverWal,
+  type ShadowContribution,
+} from './recovery.js';
 export type { SealedSegment } from './sealed-segment.js';
 export {
   FORMAT_VERSION,
@@ -28,7 +33,14 @@ export {
   type TimeIndexEntry,
 } from './segment.js';
 export type { WalProblemKind } from './segment-scan.js';
-export { type VerifyProblem, type VerifyReport, type VerifyWalOptions, verifyWal, type WalProgress } from './verify.js';
+export {
+  type ShadowComparison,
+  type VerifyProblem,
+  type VerifyReport,
+  type VerifyWalOptions,
+  verifyWal,
+  type WalProgress,
+} from './verify.js';
 export { WalTailer } from './wal-tailer.js';
 export { WalWriter, type WalWriterOptions } from './writer.js';
 export type { WalOpenReport } from './writer-open.js';

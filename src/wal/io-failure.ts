@@ -2,9 +2,11 @@ import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 
 /**
  * Maps a failed write or fsync to its typed error: ENOSPC/EDQUOT become `DISK_FULL`, anything
- * else keeps the operation's own code. The original error is kept as `cause`.
+ * else keeps the operation's own code; a shadow's `SHADOW_FAILED` passes through unchanged. The original error is kept as `cause`.
  */
 export function ioFailure(op: 'write' | 'fsync', err: unknown, what: string): IronlogError {
+  // A shadow's failure (shadow.ts) keeps its own code: it names the shadow directory.
+  if (err instanceof IronlogError && err.code === ErrorCodes.SHADOW_FAILED) return err;
   const errno = errnoCode(err);
   const detail = err instanceof Error ? err.message : String(err);
   if (errno === 'ENOSPC' || errno === 'EDQUOT') {

@@ -17,8 +17,8 @@ import { ErrorCodes, errnoCode, IronlogError } from '../core/errors.js';
 import { acquireDirLock, LOCK_FILE_NAME } from './dir-lock.js';
 import { FrameType, GapReason } from './frame-layout.js';
 import type { WalFs } from './fs.js';
-import { LossLedger, type SalvagedFrame, type SeqRange, salvageInto } from './salvage.js';
-import { listSegmentFiles } from './segment.js';
+import { LossLedger, type SalvagedFrame, type SeqRange, salvageInto, salvageSegment } from './salvage.js';
+import { decodeSegmentHeader, listSegmentFiles, type SegmentFile, type SegmentHeader } from './segment.js';
 import { readSegmentImage } from './segment-file.js';
 import type { VerifyProblem, WalProgress } from './verify.js';
 import { readWalDirNames } from './wal-dir.js';
@@ -34,6 +34,24 @@ export interface RecoverWalOptions {
   fs?: WalFs;
   /** Called after each input segment is read (for a progress bar); must not throw. */
   onProgress?: (progress: WalProgress) => void;
+  /**
+   * Shadow copies of the input (`openSink({ shadowDirs })`), only read: every seq the input holds
+   * no intact frame for is taken from the first shadow that does (its frame's CRC checks, and its
+   * segment's header is the input's, when the input's is readable), byte for byte. The input's
+   * own intact frames always win. What came from where is in `RecoveryReport.fromShadows`.
+   */
+  fromShadows?: readonly string[];
+}
+
+/** What {@link recoverWal} took from one shadow (`fromShadows`). */
+export interface ShadowContribution {
+  readonly dir: string;
+  /** RECORD frames taken from this shadow. */
+  readonly records: number;
+  /** GAP frames taken from this shadow. */
+  readonly gaps: number;
+  /** The seq ranges taken. */
+  readonly ranges: SeqRange[];
 }
 
 export type { SeqRange } from './salvage.js';
@@ -61,8 +79,10 @@ export interface RecoveryReport {
   readonly segments: number;
   /** Segments read from the input. */
   readonly inputSegments: number;
-  /** Damaged regions and other problems found in the input. */
+  /** Damaged regions and other problems found in the input (and, with `shadow` set, in the shadows). */
   readonly problems: VerifyProblem[];
+  /** With `fromShadows`: what each shadow contributed (seqs the input had no intact frame for). */
+  readonly fromShadows?: ShadowContribution[];
 }
 
 /** Flush the output batch at about this size. */
@@ -81,6 +101,9 @@ const kOutputBatchBytes = 512 * 1024;
 export async function recoverWal(input: string, output: string, opts: RecoverWalOptions = {}): Promise<RecoveryReport> {
   if (path.resolve(input) === path.resolve(output)) {
     throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must be a different directory than input');
+  }
+  if ((opts.fromShadows ?? []).some((d) => path.resolve(d) === path.resolve(output))) {
+    throw new IronlogError(ErrorCodes.INVALID_ARGUMENT, 'recoverWal: output must not be one of the shadows it reads');
   }
   // Read the input first: a missing or unreadable input must not leave an empty output behind.
   const names = await readWalDirNames(input);
@@ -121,6 +144,9 @@ async function recoverLocked(
     message: `${name} skipped: not an ironlog segment name`,
   }));
   const out = new RecoveryOutput(input, output, opts);
+  if (opts.fromShadows && opts.fromShadows.length > 0) {
+    return recoverMerged(input, output, segments, opts.fromShadows, problems, out, opts);
+  }
   let tailUnknown = false;
   let bytesRead = 0;
   for (let k = 0; k < segments.length; k++) {
@@ -151,6 +177,141 @@ async function recoverLocked(
     inputSegments: segments.length,
     problems,
   };
+}
+
+/** One source of frames of a segment: the input (index 0) or a shadow. */
+interface SegmentSource {
+  readonly index: number;
+  readonly buf: Buffer;
+}
+
+/**
+ * {@link recoverLocked} with shadows: segment name by segment name (the union of the input's and
+ * the shadows'), every source's intact frames are merged in seq order; at each seq the input's
+ * frame wins, then the shadows' in the order given.
+ */
+async function recoverMerged(
+  input: string,
+  output: string,
+  segments: readonly SegmentFile[],
+  shadowDirs: readonly string[],
+  problems: VerifyProblem[],
+  out: RecoveryOutput,
+  opts: RecoverWalOptions,
+): Promise<RecoveryReport> {
+  const shadowSegs: Map<string, SegmentFile>[] = [];
+  for (const d of shadowDirs) {
+    shadowSegs.push(new Map(listSegmentFiles(d, await readWalDirNames(d)).segments.map((s) => [s.name, s])));
+  }
+  const primaryByName = new Map(segments.map((s) => [s.name, s]));
+  const names = new Map<string, number>();
+  for (const s of segments) names.set(s.name, s.firstSeq);
+  for (const m of shadowSegs) for (const s of m.values()) names.set(s.name, s.firstSeq);
+  const ordered = [...names].sort((a, b) => a[1] - b[1]).map(([n]) => n);
+  const contributions = shadowDirs.map(() => ({
+    records: 0,
+    gaps: 0,
+    ranges: [] as { fromSeq: number; toSeq: number }[],
+  }));
+  let tailUnknown = false;
+  let bytesRead = 0;
+  for (let k = 0; k < ordered.length; k++) {
+    const name = ordered[k] as string;
+    const sources: SegmentSource[] = [];
+    const pseg = primaryByName.get(name);
+    const pimage = pseg ? await readSegmentImage(pseg, { missingOk: true }) : undefined;
+    if (pimage) {
+      sources.push({ index: 0, buf: pimage.buf });
+      bytesRead += pimage.fileBytes;
+    }
+    for (let j = 0; j < shadowSegs.length; j++) {
+      const sseg = shadowSegs[j]?.get(name);
+      const simage = sseg ? await readSegmentImage(sseg, { missingOk: true }) : undefined;
+      if (simage) sources.push({ index: j + 1, buf: simage.buf });
+    }
+    const primaryHeader = pimage ? decodeSegmentHeader(pimage.buf) : undefined;
+    if (primaryHeader?.ok) out.nodeId ??= primaryHeader.header.writerId || undefined;
+    else if (primaryHeader) problems.push({ kind: 'header', segment: name, offset: 0, message: primaryHeader.message });
+    else problems.push({ kind: 'missing-segment', segment: name, offset: 0, message: `${name} is not in the input` });
+    const frames: { f: SalvagedFrame; src: SegmentSource }[] = [];
+    let allEndUnknown = true;
+    for (const src of sources) {
+      const shadow = src.index === 0 ? undefined : shadowDirs[src.index - 1];
+      const header = src.index === 0 ? primaryHeader : decodeSegmentHeader(src.buf);
+      if (shadow !== undefined) {
+        // A shadow's segment counts only when it is the same segment as the input's.
+        if (!header?.ok) continue;
+        if (primaryHeader?.ok && !sameSegment(primaryHeader.header, header.header)) {
+          problems.push({
+            kind: 'header',
+            segment: name,
+            offset: 0,
+            shadow,
+            message: `the shadow's ${name} has another header than the input's: not used`,
+          });
+          continue;
+        }
+        out.nodeId ??= header.header.writerId || undefined;
+      }
+      if (header?.ok) out.ledger.know(header.header.firstSeq - 1);
+      const found: VerifyProblem[] = [];
+      const salvage = salvageSegment(src.buf, name, found);
+      for (const p of found) problems.push(shadow === undefined ? p : { ...p, shadow });
+      out.ledger.know(salvage.maxKnown);
+      if (!salvage.endsUnknown) allEndUnknown = false;
+      for (const f of salvage.frames) frames.push({ f, src });
+    }
+    // In seq order; at one seq the input first, then the shadows in the order given.
+    frames.sort((a, b) => a.f.seq - b.f.seq || a.src.index - b.src.index);
+    for (const { f, src } of frames) {
+      if (f.seq < out.ledger.next) continue; // held by a frame already taken (the input's, or an earlier shadow's)
+      out.ledger.take(f.seq, f.last, name);
+      out.copy(src.buf, f);
+      if (src.index > 0) {
+        const c = contributions[src.index - 1];
+        if (c) {
+          if (f.type === FrameType.RECORD) c.records++;
+          else c.gaps++;
+          const r = c.ranges[c.ranges.length - 1];
+          if (r && r.toSeq + 1 === f.seq) r.toSeq = f.last;
+          else c.ranges.push({ fromSeq: f.seq, toSeq: f.last });
+        }
+      }
+    }
+    if (k === ordered.length - 1 && sources.length > 0 && allEndUnknown) tailUnknown = true;
+    opts.onProgress?.({ segmentsDone: k + 1, segments: ordered.length, bytesDone: bytesRead });
+  }
+  out.ledger.finish('end');
+  const lastSeq = out.finish();
+  return {
+    input,
+    output,
+    recordsRecovered: out.recordsRecovered,
+    gapsCopied: out.gapsCopied,
+    lost: out.ledger.lost,
+    lostSeqs: out.ledger.lostSeqs,
+    tailUnknown,
+    lastSeq,
+    segments: await countSegments(output),
+    inputSegments: segments.length,
+    problems,
+    fromShadows: shadowDirs.map((dir, i) => ({
+      dir,
+      records: contributions[i]?.records ?? 0,
+      gaps: contributions[i]?.gaps ?? 0,
+      ranges: contributions[i]?.ranges ?? [],
+    })),
+  };
+}
+
+/** The same segment of the same log: first seq, creation time, writer and previous chain hash agree. */
+function sameSegment(a: SegmentHeader, b: SegmentHeader): boolean {
+  return (
+    a.firstSeq === b.firstSeq &&
+    a.createdUs === b.createdUs &&
+    a.writerId === b.writerId &&
+    a.prevChainHash.equals(b.prevChainHash)
+  );
 }
 
 /**

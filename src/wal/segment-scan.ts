@@ -30,7 +30,11 @@ export type WalProblemKind =
   | 'trailing-bytes'
   | 'foreign-file'
   | 'duplicate'
-  | 'lost';
+  | 'lost'
+  // shadow copies (issue 14): verifyWal(dir, { shadowDirs })
+  | 'shadow-missing'
+  | 'shadow-extra'
+  | 'shadow-differs';
 
 /** One problem found in one segment. */
 export interface ScanProblem {

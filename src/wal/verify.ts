@@ -10,6 +10,7 @@ import { LossLedger, type SeqRange, salvageInto } from './salvage.js';
 import { listSegmentFiles, type SegmentFile, SegmentHeaderOffset } from './segment.js';
 import { readSegmentImage } from './segment-file.js';
 import { type ScanProblem, scanSegmentImage, type WalProblemKind } from './segment-scan.js';
+import { compareShadow, type ShadowComparison } from './shadow-compare.js';
 import { readWalDirNames } from './wal-dir.js';
 
 /** A problem found by {@link verifyWal}. */
@@ -26,8 +27,12 @@ export interface VerifyProblem {
    */
   readonly seqFrom?: number;
   readonly seqTo?: number;
+  /** The shadow directory a `shadow-*` problem is about (`verifyWal(dir, { shadowDirs })`). */
+  readonly shadow?: string;
   readonly message: string;
 }
+
+export type { ShadowComparison } from './shadow-compare.js';
 
 /** Result of {@link verifyWal}. */
 export interface VerifyReport {
@@ -56,6 +61,8 @@ export interface VerifyReport {
   /** Number of seqs in `lost`. */
   readonly lostSeqs: number;
   readonly problems: VerifyProblem[];
+  /** With `shadowDirs`: how each shadow compares with this WAL (a difference is also a problem). */
+  readonly shadows?: ShadowComparison[];
 }
 
 /** Options of {@link verifyWal}. */
@@ -83,6 +90,13 @@ export interface VerifyWalOptions {
   allowEmpty?: boolean;
   /** Called after each segment is checked (for a progress bar); must not throw. */
   onProgress?: (progress: WalProgress) => void;
+  /**
+   * Shadow copies (`openSink({ shadowDirs })`) to compare with this WAL, segment by segment and
+   * byte for byte (the open segment without its trailing zero fill): each segment missing in a
+   * shadow, extra in it, or with differing bytes is a problem (`shadow-missing`, `shadow-extra`,
+   * `shadow-differs`, with `shadow` naming the directory), so the report is not valid.
+   */
+  shadowDirs?: readonly string[];
 }
 
 /** How far {@link verifyWal} or `recoverWal` got: segments done of all segments to read. */
@@ -296,8 +310,11 @@ export async function verifyWal(dir: string, opts: VerifyWalOptions = {}): Promi
       message: `seqs ${r.fromSeq}..${r.toSeq} (${r.toSeq - r.fromSeq + 1}) are lost: no intact frame holds them`,
     });
   }
+  const shadows: ShadowComparison[] = [];
+  for (const d of opts.shadowDirs ?? []) shadows.push(await compareShadow(d, considered, problems));
   return {
     valid: problems.length === 0,
+    ...(opts.shadowDirs ? { shadows } : {}),
     records,
     gaps,
     gapSeqs,

@@ -37,6 +37,7 @@ import {
   withSealedFlag,
   zeroHash,
 } from './segment.js';
+import { type ShadowReconcile, ShadowSet, type ShadowWriterOptions } from './shadow.js';
 import { checkWriterOptions, type OpenedWal, openWalDirectory, type WalOpenReport } from './writer-open.js';
 import {
   InlineZeroFiller,
@@ -87,6 +88,11 @@ export interface WalWriterOptions {
   zeroFiller?: ZeroFillExecutor;
   /** Called after a segment was sealed (and its seal fdatasync'd). Exceptions are swallowed. */
   onSealed?: (s: SealedSegment) => void;
+  /**
+   * Shadow copies (`shadow.ts`): every segment, batch and seal is also written, byte for byte, to
+   * each of `dirs`, and synced before {@link WalWriter.sync} returns. Default: none.
+   */
+  shadows?: ShadowWriterOptions;
 }
 
 function defaultNowUs(): number {
@@ -142,6 +148,8 @@ export class WalWriter {
   #prevSealHash: Buffer = zeroHash();
   #sealedBytes = 0;
   #closed = false;
+  /** Shadow copies; undefined without `shadowDirs` (nothing on the write path then). */
+  #shadows: ShadowSet | undefined;
 
   private constructor(opts: WalWriterOptions, wfs: WalFs) {
     this.#fs = wfs;
@@ -169,7 +177,29 @@ export class WalWriter {
     const wfs = opts.fs ?? nodeWalFs;
     const w = new WalWriter(opts, wfs);
     w.#adopt(openWalDirectory(wfs, opts.dir));
+    if (opts.shadows && opts.shadows.dirs.length > 0) {
+      try {
+        w.#shadows = ShadowSet.open(
+          wfs,
+          opts.shadows,
+          opts.dir,
+          w.#fd >= 0 ? { path: w.#segPath, dataEnd: w.#summary.dataEnd } : undefined,
+        );
+      } catch (err) {
+        if (w.#fd >= 0) wfs.closeSync(w.#fd);
+        throw err;
+      }
+    }
     return w;
+  }
+
+  /** What the open-time reconcile of each shadow changed (empty without shadows). */
+  get shadowReconcile(): readonly ShadowReconcile[] {
+    return this.#shadows?.reconciled ?? [];
+  }
+  /** Shadow directories still in the set (empty without shadows). */
+  get activeShadows(): readonly string[] {
+    return this.#shadows?.active ?? [];
   }
 
   /** What {@link open} had to repair (torn tail cut, incomplete segment removed, seal finished). */
@@ -252,6 +282,7 @@ export class WalWriter {
 
   /** Cuts the file back to `end`; remembers the cut when that fails too (retried by #repair). */
   #cutTo(end: number): void {
+    this.#shadows?.truncate(end);
     this.#awaitZeroFill();
     this.#zeroFill.zeroedTo = end;
     try {
@@ -271,6 +302,7 @@ export class WalWriter {
    * zero-filled space, or any failure here, falls back to a truncate.
    */
   #undoWrite(end: number, length: number): void {
+    this.#shadows?.truncate(end);
     this.#awaitZeroFill();
     const zeroedTo = this.#zeroFill.zeroedTo;
     if (end < zeroedTo) {
@@ -350,6 +382,7 @@ export class WalWriter {
       b.commit(s.chainHash);
       try {
         writeFully(this.#fs, this.#fd, b.buffer, 0, total, pos);
+        this.#shadows?.write(b.buffer, 0, total, pos);
       } catch (err) {
         this.#undoWrite(pos, total);
         throw ioFailure('write', err, `seqs ${b.firstSeq}..${b.lastSeq} to ${this.#segPath}`);
@@ -391,6 +424,7 @@ export class WalWriter {
         this.#repairTo = -1;
       }
       this.#fs.fdatasyncSync(this.#fd);
+      this.#shadows?.sync();
     } catch (err) {
       const from = this.#synced.lastSeq + 1;
       const to = this.#summary.lastSeq;
@@ -443,6 +477,7 @@ export class WalWriter {
       this.#closed = true;
       this.#awaitZeroFill();
       this.#zeroFiller.close();
+      this.#shadows?.close();
       if (this.#fd >= 0) {
         try {
           this.#fs.closeSync(this.#fd);
@@ -531,6 +566,7 @@ export class WalWriter {
       wfs.fdatasyncSync(fd);
       // The new directory entry must be durable before any ack depends on the file.
       fsyncDir(this.#dir, wfs);
+      this.#shadows?.createSegment(path.basename(file), header);
     } catch (err) {
       this.#fd = -1;
       if (fd >= 0) {
@@ -566,6 +602,7 @@ export class WalWriter {
       if (!flagged || flagged.equals(header)) return;
       writeFully(wfs, this.#fd, flagged, 0, SEGMENT_HEADER_BYTES, 0);
       wfs.fdatasyncSync(this.#fd);
+      this.#shadows?.markSealed(flagged);
     } catch (err) {
       debug('setting the sealed flag of %s failed (%s); the seal itself is durable', this.#segPath, errnoCode(err));
     }
@@ -582,6 +619,7 @@ export class WalWriter {
     const end = pos + sealFrame.length;
     try {
       writeFully(wfs, this.#fd, sealFrame, 0, sealFrame.length, pos);
+      this.#shadows?.write(sealFrame, 0, sealFrame.length, pos);
     } catch (err) {
       this.#undoWrite(pos, sealFrame.length);
       throw ioFailure('write', err, `seal of ${this.#segPath}`);
@@ -594,6 +632,7 @@ export class WalWriter {
     }
     try {
       wfs.fdatasyncSync(this.#fd);
+      this.#shadows?.sync();
     } catch (err) {
       const from = this.#synced.lastSeq + 1;
       const to = s.lastSeq;
@@ -617,6 +656,7 @@ export class WalWriter {
       debug('close of sealed %s failed: %s', this.#segPath, errnoCode(err));
     }
     this.#fd = -1;
+    this.#shadows?.closeSegment();
     this.#segPath = '';
     this.#sealedBytes += end;
     this.#prevSealHash = sha;

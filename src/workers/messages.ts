@@ -34,6 +34,9 @@ export interface WriterInit {
   readonly walFsModuleData: unknown;
   /** Record payload encryption (issue 11): data keys arrive on `port` ({@link DataKeyMessage}). */
   readonly encryption?: WriterEncryptionInit | undefined;
+  /** Shadow copies (issue 14): absolute directories, empty for none. */
+  readonly shadowDirs?: readonly string[] | undefined;
+  readonly onShadowFailure?: 'fail' | 'drop' | undefined;
 }
 
 /** Encryption part of {@link WriterInit}. */
@@ -60,7 +63,16 @@ export type WriterToMain =
   | { readonly type: 'fault'; readonly error: WireError; readonly rejecting: boolean }
   | { readonly type: 'fault-cleared'; readonly gapFromSeq: number; readonly gapToSeq: number }
   | { readonly type: 'fatal'; readonly error: WireError }
-  | { readonly type: 'closed'; readonly lastSeq: number };
+  | { readonly type: 'closed'; readonly lastSeq: number }
+  /** A shadow directory failed (issue 14); `dropped` with `onShadowFailure: 'drop'`. */
+  | {
+      readonly type: 'shadow-failure';
+      readonly dir: string;
+      readonly op: string;
+      readonly error: WireError;
+      readonly dropped: boolean;
+      readonly active: readonly string[];
+    };
 
 /** `workerData` of the checkpointer worker (resolved `signing` options; see `compliance/checkpointer.ts`). */
 export interface CheckpointerInit {

@@ -80,6 +80,23 @@ async function main(): Promise<void> {
         stats?.recordSeal();
         post({ type: 'sealed', segment });
       },
+      ...(init.shadowDirs && init.shadowDirs.length > 0
+        ? {
+            shadows: {
+              dirs: init.shadowDirs,
+              onFailure: init.onShadowFailure ?? 'fail',
+              report: (f) =>
+                post({
+                  type: 'shadow-failure',
+                  dir: f.dir,
+                  op: f.op,
+                  error: f.error.toWire(),
+                  dropped: f.dropped,
+                  active: f.active,
+                }),
+            },
+          }
+        : {}),
     });
   } catch (err) {
     zeroFiller?.close();

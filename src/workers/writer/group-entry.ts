@@ -75,12 +75,31 @@ async function addTenant(tenant: number, init: WriterInit): Promise<void> {
       nodeId: init.nodeId,
       segmentBytes: init.segmentBytes,
       segmentMaxAgeMs: init.segmentMaxAgeMs,
+      rollAt: init.rollAt,
       fs: await loadFs(init),
       ...(zeroFiller ? { zeroFiller } : {}),
       onSealed: (segment) => {
         stats?.recordSeal();
         post(tenant, { type: 'sealed', segment });
       },
+      // As in entry.ts: the tenant's shadow copies (issue 14), each failure reported to its sink.
+      ...(init.shadowDirs && init.shadowDirs.length > 0
+        ? {
+            shadows: {
+              dirs: init.shadowDirs,
+              onFailure: init.onShadowFailure ?? 'fail',
+              report: (f) =>
+                post(tenant, {
+                  type: 'shadow-failure',
+                  dir: f.dir,
+                  op: f.op,
+                  error: f.error.toWire(),
+                  dropped: f.dropped,
+                  active: f.active,
+                }),
+            },
+          }
+        : {}),
     });
   } catch (err) {
     zeroFiller?.close();
@@ -96,7 +115,7 @@ async function addTenant(tenant: number, init: WriterInit): Promise<void> {
     wal,
     sab,
     init,
-    onFault: (error) => post(tenant, { type: 'fault', error: error.toWire() }),
+    onFault: (error, rejecting) => post(tenant, { type: 'fault', error: error.toWire(), rejecting }),
     onFaultCleared: (gapFromSeq, gapToSeq) => post(tenant, { type: 'fault-cleared', gapFromSeq, gapToSeq }),
     sealer: encryptor(init),
   });
