@@ -46,7 +46,7 @@ export function traceNowUs(): number {
 export function traceBucket(us: number): number {
   if (!(us >= kMinUs)) return 0;
   const b = 1 + Math.floor(Math.log2(us / kMinUs) * kPerOctave);
-  return b < TRACE_BUCKETS - 1 ? b : TRACE_BUCKETS - 1;
+  return Math.min(b, TRACE_BUCKETS - 1);
 }
 
 /** Lower bound (us) of bucket `b` (0 for bucket 0). */

@@ -20,7 +20,7 @@ import {
   resolveSigningOptions,
   type SigningOptions,
 } from '../compliance/signing-options.js';
-import { ErrorCodes, type IronlogError, invalidOption } from '../core/errors.js';
+import { type IronlogError, invalidOption } from '../core/errors.js';
 import type { SyncMode } from '../core/sync-mode.js';
 // ---- end data protection ----
 import {

@@ -121,8 +121,6 @@ export class ShadowSet {
   readonly #policy: ShadowFailurePolicy;
   readonly #report: ((f: ShadowFailureInfo) => void) | undefined;
   #shadows: Shadow[];
-  /** File name of the open segment ('' when none is open). */
-  #segName = '';
   /** What the open-time reconcile did, per shadow. */
   readonly reconciled: ShadowReconcile[] = [];
 
@@ -147,7 +145,6 @@ export class ShadowSet {
   ): ShadowSet {
     const set = new ShadowSet(wfs, opts);
     const primary = listSegmentFiles(primaryDir, wfs.readdirSync(primaryDir)).segments;
-    const openName = open ? path.basename(open.path) : '';
     for (const sh of [...set.#shadows]) {
       try {
         set.reconciled.push(set.#reconcile(sh, primary, open));
@@ -157,7 +154,6 @@ export class ShadowSet {
         set.#fail(sh, 'reconcile', err);
       }
     }
-    set.#segName = openName;
     return set;
   }
 
@@ -194,7 +190,6 @@ export class ShadowSet {
         this.#fail(sh, 'create', err);
       }
     }
-    this.#segName = name;
   }
 
   /** Writes `length` bytes of `buf` at `position` of the open segment in every shadow. */
@@ -264,7 +259,6 @@ export class ShadowSet {
       sh.fd = -1;
       sh.repairTo = -1;
     }
-    this.#segName = '';
   }
 
   /** Closes every shadow's open segment (the writer closes). */
