@@ -171,7 +171,10 @@ describe('failStop', () => {
       expect(ackedSeqs(r)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       const codes = rejections(r);
       expect(codes).toHaveLength(100);
-      expect(codes[0]).toBe(c.code);
+      // The failed batch's acks carry the episode's code. Emits that reach the ring once it is in
+      // FAULTED state, before the main thread has heard of the fault, are refused at once with
+      // WAL_FAULTED, so under load such a refusal can print before the failed batch's rejections.
+      expect(codes).toContain(c.code);
       expect(codes.filter((x) => x !== c.code && x !== ErrorCodes.WAL_FAULTED)).toEqual([]);
       if (c.code === ErrorCodes.WORKER_EXITED) expect(new Set(codes)).toEqual(new Set([c.code]));
       // onFailure came before the rejections of the refused wave, and nothing ran on afterwards.
