@@ -177,8 +177,11 @@ describe('failStop', () => {
       expect(codes).toContain(c.code);
       expect(codes.filter((x) => x !== c.code && x !== ErrorCodes.WAL_FAULTED)).toEqual([]);
       if (c.code === ErrorCodes.WORKER_EXITED) expect(new Set(codes)).toEqual(new Set([c.code]));
-      // onFailure came before the rejections of the refused wave, and nothing ran on afterwards.
-      expect(r.lines.findIndex((l) => l.t === 'failure')).toBeLessThan(r.lines.findIndex((l) => l.t === 'rejected'));
+      // onFailure ran (once, above) before the exit, and nothing ran on afterwards. Its place among
+      // the rejections is not fixed: acks are rejected through shared memory (the ring's failure
+      // table and state word), while the handler hears of the fault by the writer's message, so
+      // under load every rejection can print before it.
+      expect(r.lines.some((l) => l.t === 'failure')).toBe(true);
       expect(r.lines.some((l) => l.t === 'phase' && l.name === 'still-running')).toBe(false);
       await expectNothingAckedLost(dir, ackedSeqs(r));
     });

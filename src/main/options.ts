@@ -104,7 +104,9 @@ export interface SinkOptions {
    * or a full disk (the episode ends when the writer has written the gap record and commits
    * again), the writer worker's death (terminal), and, with `ack: 'replicated'`, the replication
    * quorum lost (ends when it is regained). A new fault after the end is a new episode. The
-   * handler runs on the main thread, synchronously, before any fail-stop; one that throws (or
+   * handler runs on the main thread, synchronously, before any fail-stop. Some acks of the
+   * episode may already be rejected when it runs: producers learn of a fault through shared
+   * memory, the handler through the writer's message. One that throws (or
    * returns a rejected promise) does not harm the sink: the first such error is reported with
    * `process.emitWarning` (type `IronlogFailureHandlerWarning`), later ones only to
    * `NODE_DEBUG=ironlog`. Default: none (the `fault` event and `health()` report faults anyway).
@@ -112,9 +114,9 @@ export interface SinkOptions {
    */
   onFailure?: (error: IronlogError) => void;
   /**
-   * Fail-stop: on the first fault episode (see `onFailure`) the sink refuses new emits, waits up to
-   * one second for the writer to settle what it holds, rejects every ack still pending with the
-   * typed error, calls `onFailure`, prints one line to stderr (`ironlog: fail-stop: <code> in WAL
+   * Fail-stop: on the first fault episode (see `onFailure`) the sink calls `onFailure`, refuses
+   * new emits, waits up to one second for the writer to settle what it holds, rejects every ack
+   * still pending with the typed error, prints one line to stderr (`ironlog: fail-stop: <code> in WAL
    * <dir>: <message>`) and ends the process with exit code 70 (`FAIL_STOP_EXIT_CODE`,
    * `EX_SOFTWARE`) a few milliseconds later, so that rejection handlers run first. Nothing acked
    * is lost: an ack means durable, and the WAL reopens as after a crash.
