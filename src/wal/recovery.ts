@@ -162,21 +162,7 @@ async function recoverLocked(
     bytesRead += image.fileBytes;
     opts.onProgress?.({ segmentsDone: k + 1, segments: segments.length, bytesDone: bytesRead });
   }
-  out.ledger.finish('end');
-  const lastSeq = out.finish();
-  return {
-    input,
-    output,
-    recordsRecovered: out.recordsRecovered,
-    gapsCopied: out.gapsCopied,
-    lost: out.ledger.lost,
-    lostSeqs: out.ledger.lostSeqs,
-    tailUnknown,
-    lastSeq,
-    segments: await countSegments(output),
-    inputSegments: segments.length,
-    problems,
-  };
+  return finishRecovery(input, output, out, tailUnknown, segments.length, problems);
 }
 
 /** One source of frames of a segment: the input (index 0) or a shadow. */
@@ -281,20 +267,8 @@ async function recoverMerged(
     if (k === ordered.length - 1 && sources.length > 0 && allEndUnknown) tailUnknown = true;
     opts.onProgress?.({ segmentsDone: k + 1, segments: ordered.length, bytesDone: bytesRead });
   }
-  out.ledger.finish('end');
-  const lastSeq = out.finish();
   return {
-    input,
-    output,
-    recordsRecovered: out.recordsRecovered,
-    gapsCopied: out.gapsCopied,
-    lost: out.ledger.lost,
-    lostSeqs: out.ledger.lostSeqs,
-    tailUnknown,
-    lastSeq,
-    segments: await countSegments(output),
-    inputSegments: segments.length,
-    problems,
+    ...(await finishRecovery(input, output, out, tailUnknown, segments.length, problems)),
     fromShadows: shadowDirs.map((dir, i) => ({
       dir,
       records: contributions[i]?.records ?? 0,
@@ -383,6 +357,32 @@ class RecoveryOutput {
 }
 
 /** Segments in the output directory (0 when it cannot be listed). */
+/** Ends the output (the ledger's last gap, the last segment sealed) and reports what was recovered. */
+async function finishRecovery(
+  input: string,
+  output: string,
+  out: RecoveryOutput,
+  tailUnknown: boolean,
+  inputSegments: number,
+  problems: RecoveryReport['problems'],
+): Promise<RecoveryReport> {
+  out.ledger.finish('end');
+  const lastSeq = out.finish();
+  return {
+    input,
+    output,
+    recordsRecovered: out.recordsRecovered,
+    gapsCopied: out.gapsCopied,
+    lost: out.ledger.lost,
+    lostSeqs: out.ledger.lostSeqs,
+    tailUnknown,
+    lastSeq,
+    segments: await countSegments(output),
+    inputSegments,
+    problems,
+  };
+}
+
 async function countSegments(output: string): Promise<number> {
   try {
     return listSegmentFiles(output, await fsp.readdir(output)).segments.length;

@@ -1,23 +1,15 @@
 /**
  * The shared writer worker of a sink group: one thread, one commit loop per tenant (each with its
  * own ring, WAL, chain and data keys), run round-robin by `groupcommit/commit-group.ts`. Wiring
- * only, like `entry.ts`, whose per-WAL steps (open, ring, loop, close) this repeats per tenant:
- * keep the two in step when the WAL's open options change.
+ * only, like `entry.ts`: both open each WAL and build its commit loop through `writer-wal.ts`.
  */
-import { pathToFileURL } from 'node:url';
-import { parentPort, receiveMessageOnPort, threadId } from 'node:worker_threads';
-import { RecordEncryptor } from '../../compliance/record-crypto.js';
-import { assertNever, ErrorCodes, IronlogError, isIronlogError } from '../../core/errors.js';
+import { parentPort, threadId } from 'node:worker_threads';
+import { assertNever } from '../../core/errors.js';
 import { CommitGroup } from '../../groupcommit/commit-group.js';
 import { createSteppedCommitLoop } from '../../groupcommit/commit-loop.js';
-import { CommitState, RingState } from '../../groupcommit/commit-state.js';
-import { WriterStats } from '../../groupcommit/writer-stats.js';
-import { frameBytesFor } from '../../ringbuffer/layout.js';
-import { createRingSab, RingConsumer } from '../../ringbuffer/ring.js';
-import { nodeWalFs, type WalFs } from '../../wal/fs.js';
-import { WalWriter } from '../../wal/writer.js';
-import type { DataKeyMessage, GroupWriterToMain, MainToGroupWriter, WriterInit, WriterToMain } from '../messages.js';
-import { ThreadZeroFiller } from './zero-fill-thread.js';
+import { RingState } from '../../groupcommit/commit-state.js';
+import type { GroupWriterToMain, MainToGroupWriter, WriterInit, WriterToMain } from '../messages.js';
+import { commitLoopDeps, openWriterWal, toIronlog, type WriterWal } from './writer-wal.js';
 
 const port = parentPort;
 if (port === null) throw new Error('group-entry.js runs as a worker thread');
@@ -27,98 +19,20 @@ function post(tenant: number, msg: WriterToMain): void {
   port?.postMessage(out);
 }
 
-function toIronlog(err: unknown): IronlogError {
-  return isIronlogError(err)
-    ? err
-    : new IronlogError(ErrorCodes.INTERNAL, `writer worker failed: ${(err as Error)?.stack ?? String(err)}`, {
-        cause: err,
-      });
-}
-
-async function loadFs(init: WriterInit): Promise<WalFs> {
-  if (init.walFsModule === undefined) return nodeWalFs;
-  const mod = (await import(pathToFileURL(init.walFsModule).href)) as {
-    createWalFs?: (base: WalFs, data: unknown) => WalFs;
-  };
-  if (typeof mod.createWalFs !== 'function') {
-    throw new IronlogError(
-      ErrorCodes.INVALID_OPTION,
-      `options.walFsModule ${init.walFsModule} does not export createWalFs()`,
-    );
-  }
-  return mod.createWalFs(nodeWalFs, init.walFsModuleData);
-}
-
-/** Record encryption (issue 11), per tenant: that tenant's data keys, read without the event loop. */
-function encryptor(init: WriterInit): RecordEncryptor | undefined {
-  const enc = init.encryption;
-  if (enc === undefined) return undefined;
-  return new RecordEncryptor(init.nodeId, enc.recordsPerDataKey, enc.waitMs, () => {
-    const m = receiveMessageOnPort(enc.port)?.message as DataKeyMessage | undefined;
-    if (m === undefined) return undefined;
-    enc.port.postMessage({ type: 'data-key-used' });
-    return { kid: m.kid, key: Buffer.from(m.key) };
-  });
-}
-
 const group = new CommitGroup();
 
 /** Opens (and recovers) one tenant's WAL, creates its ring and adds its loop to the group. */
 async function addTenant(tenant: number, init: WriterInit): Promise<void> {
-  let wal: WalWriter;
-  let stats: WriterStats | undefined;
-  const zeroFiller =
-    init.walFsModule === undefined && process.platform === 'linux' ? new ThreadZeroFiller() : undefined;
+  const toSink = (msg: WriterToMain): void => post(tenant, msg);
+  let w: WriterWal;
   try {
-    wal = WalWriter.open({
-      dir: init.dir,
-      nodeId: init.nodeId,
-      segmentBytes: init.segmentBytes,
-      segmentMaxAgeMs: init.segmentMaxAgeMs,
-      rollAt: init.rollAt,
-      fs: await loadFs(init),
-      ...(zeroFiller ? { zeroFiller } : {}),
-      onSealed: (segment) => {
-        stats?.recordSeal();
-        post(tenant, { type: 'sealed', segment });
-      },
-      // As in entry.ts: the tenant's shadow copies (issue 14), each failure reported to its sink.
-      ...(init.shadowDirs && init.shadowDirs.length > 0
-        ? {
-            shadows: {
-              dirs: init.shadowDirs,
-              onFailure: init.onShadowFailure ?? 'fail',
-              report: (f) =>
-                post(tenant, {
-                  type: 'shadow-failure',
-                  dir: f.dir,
-                  op: f.op,
-                  error: f.error.toWire(),
-                  dropped: f.dropped,
-                  active: f.active,
-                }),
-            },
-          }
-        : {}),
-    });
+    w = await openWriterWal(init, toSink);
   } catch (err) {
-    zeroFiller?.close();
     post(tenant, { type: 'fatal', error: toIronlog(err).toWire() });
     return;
   }
-  const sab = createRingSab(init.ringBytes, frameBytesFor(init.maxEventBytes), wal.lastSeq);
-  const state = new CommitState(sab);
-  stats = new WriterStats(sab);
-  const consumer = new RingConsumer(sab, wal.lastSeq);
-  const loop = createSteppedCommitLoop({
-    consumer,
-    wal,
-    sab,
-    init,
-    onFault: (error, rejecting) => post(tenant, { type: 'fault', error: error.toWire(), rejecting }),
-    onFaultCleared: (gapFromSeq, gapToSeq) => post(tenant, { type: 'fault-cleared', gapFromSeq, gapToSeq }),
-    sealer: encryptor(init),
-  });
+  const { wal, sab, state, consumer } = w;
+  const loop = createSteppedCommitLoop(commitLoopDeps(init, w, toSink));
   post(tenant, { type: 'ready', sab, lastSeq: wal.lastSeq });
   group.add({
     consumer,
