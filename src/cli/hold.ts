@@ -4,27 +4,15 @@
  * segments it covers, and `ironlog erase` refuses a subject with a record in its range. Every set and clear leaves a custody entry (`hold` / `release-hold`).
  */
 import type { Command } from 'commander';
-import type { CustodyOption } from '../compliance/custody-session.js';
 import { activeHolds, clearHold, type LegalHold, listHolds, setHold } from '../compliance/holds.js';
 import { applyRemoteHold } from '../replication/remote-hold.js';
 import { dateArg, seqArg } from './args.js';
+import { custodyOptionFromCli } from './custody.js';
 
 interface CustodyCliOptions {
   custody?: string | false;
   actor?: string;
   key?: string;
-}
-
-/** The custody option of the library from the hold command's flags. */
-function custodyOf(o: CustodyCliOptions): CustodyOption {
-  if (o.custody === false) return false;
-  const dir = typeof o.custody === 'string' ? o.custody : process.env['IRONLOG_CUSTODY_DIR'] || undefined;
-  const keyFile = o.key ?? (process.env['IRONLOG_SIGNING_KEY_FILE'] || undefined);
-  return {
-    ...(dir !== undefined ? { dir } : {}),
-    ...(o.actor !== undefined ? { actor: o.actor } : {}),
-    ...(keyFile !== undefined ? { key: { file: keyFile } } : {}),
-  };
 }
 
 function rangeText(h: LegalHold): string {
@@ -92,7 +80,7 @@ export function registerHold(program: Command): void {
         ...(o.toSeq !== undefined ? { toSeq: o.toSeq } : {}),
         ...(o.from !== undefined ? { from: o.from } : {}),
         ...(o.to !== undefined ? { to: o.to } : {}),
-        custody: custodyOf(o),
+        custody: custodyOptionFromCli(o),
         via: 'cli',
       });
       if (o.json) process.stdout.write(`${JSON.stringify(h)}\n`);
@@ -111,7 +99,7 @@ export function registerHold(program: Command): void {
       const o = cmd.optsWithGlobals<
         CustodyCliOptions & { dir: string; id: string; reason: string; source?: string; json?: boolean }
       >();
-      const h = await clearHold(o.dir, o.id, { reason: o.reason, custody: custodyOf(o), via: 'cli' });
+      const h = await clearHold(o.dir, o.id, { reason: o.reason, custody: custodyOptionFromCli(o), via: 'cli' });
       if (o.json) process.stdout.write(`${JSON.stringify(h)}\n`);
       else printHold(h);
       if (o.source !== undefined) await remote(o.source, h, false, o.dir);
