@@ -16,6 +16,7 @@ import {
   consoleTable,
   fmtMs,
   fmtRate,
+  pacedFsyncNote,
   ratios,
   writeJson,
   writePerformanceDoc,
@@ -193,10 +194,7 @@ if (paced.length) {
     '\nPaced runs, issue lag p99 (how late the scheduler itself issued; high = main thread stalled), medians:',
   );
   for (const x of paced) {
-    const slow = Number.isFinite(x.writer.fsyncsOver10ms)
-      ? `; writer fsyncs > 10 ms per round: ${x.writer.fsyncsOver10ms} (slowest <= ${x.writer.slowestFsyncBucketLeMs} ms)`
-      : '';
-    console.log(`  ${x.id.padEnd(24)} ${fmtMs(x.issueLagP99Ms)} ms${slow}`);
+    console.log(`  ${x.id.padEnd(24)} ${fmtMs(x.issueLagP99Ms)} ms${pacedFsyncNote(x)}`);
   }
 }
 if (ratioList.length) {

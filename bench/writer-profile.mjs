@@ -3,8 +3,10 @@
 //   node bench/writer-profile.mjs --summarize /tmp/ironlog-prof
 // The first form drives `emitEncodedBatch` (100 pre-encoded ~200 B events, 16 in flight) for
 // IRONLOG_BENCH_SECONDS (default 5) against a fresh sink; --cpu-prof writes one profile per thread,
-// the writer worker's included. The second prints, for the writer worker's profile, self time per
-// function (top 25) and the share of the commit loop's steps.
+// the writer worker's included. `--emit` drives `await sink.emit(event)` with 256 in flight instead
+// (IRONLOG_PROFILE_IN_FLIGHT to change it): the producer path. The second form prints, for the
+// writer worker's profile and the main thread's, self time per function (top 25) and the share of
+// the commit loop's steps.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,10 +16,10 @@ const args = process.argv.slice(2);
 if (args[0] === '--summarize') {
   summarize(args[1]);
 } else {
-  await drive();
+  await drive(args.includes('--emit'));
 }
 
-async function drive() {
+async function drive(emitMode) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const { openSink } = await import(pathToFileURL(path.join(root, 'dist', 'main', 'index.js')).href);
   const { kPackr, makeEvent } = await import('./lib/event.js');
@@ -31,15 +33,24 @@ async function drive() {
   });
   const end = performance.now() + seconds * 1000;
   let events = 0;
-  const lane = async () => {
-    while (performance.now() < end) {
-      await sink.emitEncodedBatch(encoded);
-      events += encoded.length;
-    }
-  };
+  const lane = emitMode
+    ? async () => {
+        while (performance.now() < end) {
+          ev.n++;
+          await sink.emit(ev);
+          events++;
+        }
+      }
+    : async () => {
+        while (performance.now() < end) {
+          await sink.emitEncodedBatch(encoded);
+          events += encoded.length;
+        }
+      };
+  const lanes = emitMode ? Number(process.env.IRONLOG_PROFILE_IN_FLIGHT ?? 256) : 16;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: 16 }, lane));
+  await Promise.all(Array.from({ length: lanes }, lane));
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const s = sink.stats();
@@ -62,7 +73,8 @@ function summarize(dir) {
       dt.set(id, (dt.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
     }
     const isWriter = prof.nodes.some((n) => n.callFrame.functionName === 'runCommitLoop');
-    if (!isWriter) continue;
+    const isMain = prof.nodes.some((n) => n.callFrame.functionName === 'drive');
+    if (!isWriter && !isMain) continue;
     const self = new Map();
     let total = 0;
     for (const [id, us] of dt) {
@@ -84,27 +96,45 @@ function summarize(dir) {
         inclusive.set(name, (inclusive.get(name) ?? 0) + us);
       }
     }
-    console.log(`writer worker profile ${f}: ${(total / 1000).toFixed(0)} ms sampled`);
+    console.log(`${isWriter ? 'writer worker' : 'main thread'} profile ${f}: ${(total / 1000).toFixed(0)} ms sampled`);
     console.log('  self time, top 25:');
     for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25))
       console.log(`    ${((us / total) * 100).toFixed(1).padStart(5)} %  ${k}`);
-    console.log('  inclusive time of the commit loop steps:');
-    for (const name of [
-      'commitTurn',
-      'drain',
-      'addRecord',
-      'sealFrameCrc',
-      'commit',
-      'appendBatch',
-      'addBatch',
-      'writeFully',
-      'sync',
-      'fdatasyncSync',
-      'recordBatch',
-      'waitForData',
-      'idleTurn',
-      'maintain',
-    ])
+    console.log(isWriter ? '  inclusive time of the commit loop steps:' : '  inclusive time of the emit steps:');
+    const steps = isMain
+      ? [
+          'lane',
+          'emit',
+          '#emitPlain',
+          '#encode',
+          'encode',
+          'pack',
+          '#emitOne',
+          'claim',
+          'writeHeader',
+          'publish',
+          'add',
+          '#nowUs',
+          'defaultClockUs',
+          'processTicksAndRejections',
+        ]
+      : [
+          'commitTurn',
+          'drain',
+          'addRecord',
+          'sealFrameCrc',
+          'commit',
+          'appendBatch',
+          'addBatch',
+          'writeFully',
+          'sync',
+          'fdatasyncSync',
+          'recordBatch',
+          'waitForData',
+          'idleTurn',
+          'maintain',
+        ];
+    for (const name of steps)
       if (inclusive.has(name))
         console.log(`    ${((inclusive.get(name) / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
   }

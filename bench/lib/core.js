@@ -87,22 +87,24 @@ export function statsDelta(a, b) {
 
 /**
  * From the writer's cumulative fsync histogram: how many fsyncs in the window took longer than
- * 10 ms, and the upper bound of the slowest bucket hit (a stalled disk, not the sink's code, is
- * usually what sets the ack tail of a paced run).
+ * 10 ms and longer than 1 ms, and the upper bound of the slowest bucket hit (a stalled disk, not
+ * the sink's code, is usually what sets the ack tail of a paced run).
  */
 function slowFsyncs(a, b) {
   const bounds = fsyncBucketBounds;
   if (!bounds || !a || !b || a.length !== bounds.length + 1 || b.length !== a.length) return {};
   const count = (i) => b[i] - (i > 0 ? b[i - 1] : 0) - (a[i] - (i > 0 ? a[i - 1] : 0));
   let over10ms = 0;
+  let over1ms = 0;
   let slowestLeMs = 0;
   for (let i = 0; i < a.length; i++) {
     const n = count(i);
     const lower = i > 0 ? bounds[i - 1] : 0;
     if (lower >= 0.01) over10ms += n;
+    if (lower >= 0.001) over1ms += n;
     if (n > 0) slowestLeMs = i < bounds.length ? bounds[i] * 1000 : Number.POSITIVE_INFINITY;
   }
-  return { fsyncsOver10ms: over10ms, slowestFsyncBucketLeMs: slowestLeMs };
+  return { fsyncsOver10ms: over10ms, fsyncsOver1ms: over1ms, slowestFsyncBucketLeMs: slowestLeMs };
 }
 
 /**

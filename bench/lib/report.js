@@ -46,6 +46,8 @@ export function aggregate(entries) {
         fsyncMeanMs: med('writer.fsyncMeanMs'),
         fsyncsOver10ms: med('writer.fsyncsOver10ms'),
         slowestFsyncBucketLeMs: med('writer.slowestFsyncBucketLeMs'),
+        fsyncsOver1msPerSec: med('writer.fsyncsOver1msPerSec'),
+        slowestFsyncMs: med('writer.slowestFsyncMs'),
       },
       batchEvents: med('batchEvents'),
       issueLagP99Ms: med('issueLag.p99Ms'),
@@ -213,6 +215,28 @@ export function checks(summary, ratioList, harnessUsPerOp) {
 
 // ---- formatting -------------------------------------------------------------------------------
 
+/**
+ * The fsync tail behind a paced line: for the sink, the writer's fsyncs over 10 ms per round and
+ * over 1 ms per second (from its histogram); for the environment floor, the same count for its
+ * bare write + fdatasync loop (the disk without the sink). Empty when neither was measured.
+ */
+export function pacedFsyncNote(x, style = 'console') {
+  const w = x.writer ?? {};
+  const parts = [];
+  if (Number.isFinite(w.fsyncsOver10ms)) {
+    parts.push(
+      `writer fsyncs ${style === 'console' ? '>' : 'over'} 10 ms per round: ${w.fsyncsOver10ms} (slowest <= ${w.slowestFsyncBucketLeMs} ms)`,
+    );
+  }
+  if (Number.isFinite(w.fsyncsOver1msPerSec)) {
+    const who = Number.isFinite(w.slowestFsyncMs)
+      ? `bare write+fdatasync loop: fsyncs over 1 ms ${fmtNum(w.fsyncsOver1msPerSec)}/s (slowest ${fmtMs(w.slowestFsyncMs)} ms)`
+      : `fsyncs over 1 ms ${fmtNum(w.fsyncsOver1msPerSec)}/s`;
+    parts.push(who);
+  }
+  return parts.length ? `; ${parts.join('; ')}` : '';
+}
+
 export function fmtRate(v) {
   if (v === undefined || !Number.isFinite(v)) return '-';
   return Math.round(v).toLocaleString('en-US');
@@ -305,10 +329,7 @@ export function markdownResults(report) {
       '',
     );
     for (const x of paced) {
-      const slow = Number.isFinite(x.writer.fsyncsOver10ms)
-        ? `; writer fsyncs over 10 ms per round: ${x.writer.fsyncsOver10ms} (slowest <= ${x.writer.slowestFsyncBucketLeMs} ms)`
-        : '';
-      lines.push(`- \`${x.id}\`: ${fmtMs(x.issueLagP99Ms)} ms${slow}`);
+      lines.push(`- \`${x.id}\`: ${fmtMs(x.issueLagP99Ms)} ms${pacedFsyncNote(x, 'markdown')}`);
     }
   }
   if (report.ratios.length) {

@@ -52,7 +52,9 @@ export default {
       Atomics.store(stop, 0, 1);
       const done = await next('done');
       const result = pacedResult(r, p.rate, undefined);
-      result.fsyncsPerSec = (done.syncs / (ctx.warmupMs + ctx.measureMs)) * 1000;
+      result.fsyncsPerSec = done.syncs / done.seconds;
+      // The disk's own fsync tail in this round, without the sink (see workers/fsync-loop.js).
+      result.writer = { fsyncsOver1msPerSec: done.over1ms / done.seconds, slowestFsyncMs: done.slowestMs };
       return result;
     } finally {
       Atomics.store(stop, 0, 1);

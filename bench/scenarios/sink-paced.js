@@ -37,7 +37,11 @@ export default {
       }, ctx.warmupMs + ctx.measureMs);
       try {
         const r = await runPaced({ rate: p.rate, warmupMs: ctx.warmupMs, measureMs: ctx.measureMs, op });
-        const result = pacedResult(r, p.rate, statsDelta(before, after));
+        const writer = statsDelta(before, after);
+        if (writer && Number.isFinite(writer.fsyncsOver1ms)) {
+          writer.fsyncsOver1msPerSec = writer.fsyncsOver1ms / (ctx.measureMs / 1000);
+        }
+        const result = pacedResult(r, p.rate, writer);
         if (traceSnapshot) result.trace = traceSnapshot;
         return result;
       } finally {
