@@ -321,7 +321,9 @@ export class Producer {
     }
     let payload: Buffer;
     try {
-      payload = this.#encoder.encode(event);
+      // Transient: every caller copies the bytes (into the ring, the scratch or a private
+      // frame) before it encodes the next event.
+      payload = this.#encoder.encodeTransient(event);
     } catch (err) {
       const why =
         err instanceof RangeError && /call stack/.test(err.message)

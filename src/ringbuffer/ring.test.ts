@@ -379,6 +379,29 @@ describe('RingProducer / RingConsumer, one thread', () => {
     }
   });
 
+  it("claims through another producer's claims in between (the fast path's CAS fails, the general claim runs)", () => {
+    const { sab, p, c } = ring(4096, 0);
+    const q = new RingProducer(sab);
+    const got: number[] = [];
+    for (let i = 0; i < 12; i++) got.push(put(i % 3 === 0 ? q : p, payloadOf(i * 5, i)));
+    expect(got).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(drainAll(c).map((x) => x.seq)).toEqual(got);
+  });
+
+  it('gets the right seq when CLAIM comes back to the word of its last claim after 2^32 claims elsewhere', () => {
+    const { sab, p, c, ctl } = ring(4096, 0);
+    expect(put(p, payloadOf(8, 1))).toBe(1);
+    expect(drainAll(c).map((x) => x.seq)).toEqual([1]);
+    c.release();
+    // As if other producers had claimed 2^32 frames whose bytes total a multiple of 2^32 (the
+    // CLAIM word is bit for bit what p stored) and the writer had resolved all of them.
+    const word = Atomics.load(ctl.i64, I64.CLAIM);
+    Atomics.store(ctl.i64, I64.RESOLVED_SEQ, BigInt(1 + kTwo32));
+    Atomics.store(ctl.i64, I64.CLAIM, word);
+    expect(put(p, payloadOf(8, 2))).toBe(2 + kTwo32);
+    expect(p.lastClaimedSeq()).toBe(2 + kTwo32);
+  });
+
   it('keeps working when the byte position wraps 2^32', () => {
     const { p, sab, ctl } = ring(4096, kTwo32 - 10);
     startAt(sab, kTwo32 - 4096 - 1000);

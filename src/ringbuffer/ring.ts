@@ -34,6 +34,10 @@ import {
 } from './layout.js';
 
 const kTwo32 = 4294967296;
+const kMaxInt64 = (1n << 63n) - 1n;
+const kTwo64 = 1n << 64n;
+/** Bound of a producer's cache of BigInt claim deltas (one per distinct region size in use). */
+const kDeltaCacheMax = 64;
 /** Period of the timer that keeps the event loop alive during `waitForSpace` (never fires in practice). */
 const kKeepAliveMs = 1 << 30;
 
@@ -210,6 +214,15 @@ export class RingProducer {
   readonly #mask: number;
   /** HEAD as the last failed claim saw it: `waitForSpace` waits for it to change. */
   #headSeen = 0;
+  /**
+   * The CLAIM word this producer's last successful CAS stored, with its tail and seq halves as
+   * numbers: the next claim first tries a CAS on exactly that word (see {@link claim}).
+   */
+  #word: bigint | undefined;
+  #wordTail = 0;
+  #wordSeqLow = 0;
+  /** BigInt claim deltas by their number value (a claim of the same size allocates none). */
+  readonly #deltas = new Map<number, bigint>();
 
   constructor(sab: SharedArrayBuffer) {
     const g = attach(sab, 'RingProducer');
@@ -256,6 +269,26 @@ export class RingProducer {
     const ctl = this.#ctl;
     const i64 = this.#i64;
     const capacity = this.capacityBytes;
+    // Fast path: while no other producer claimed since our last claim, CLAIM still holds the word
+    // our CAS stored, so its halves are known without loading and unpacking it. Only the CAS
+    // decides: if it fails (another claim came between, or the guess is stale), the loop below
+    // does the general claim. HEAD is loaded before the CAS, as there (same argument: a CAS that
+    // succeeds proves the tail used is the current one).
+    const cached = this.#word;
+    if (cached !== undefined) {
+      const head = Atomics.load(ctl, kHead);
+      const tail = this.#wordTail;
+      const index = tail & this.#mask;
+      const toEnd = capacity - index;
+      const padBytes = regionBytes <= toEnd ? 0 : toEnd;
+      const total = padBytes + regionBytes;
+      if (((tail - head) >>> 0) + total <= capacity) {
+        const next = this.#nextWord(cached, tail, total, frames);
+        if (Atomics.compareExchange(i64, kClaim, cached, next) === cached) {
+          return this.#claimed(index, padBytes, next, tail, total, this.#wordSeqLow, frames);
+        }
+      }
+    }
     for (;;) {
       // HEAD before CLAIM. HEAD never passes the tail that existed when it was stored, and both
       // only grow, so a HEAD loaded before the claim word is never ahead of the tail we read:
@@ -265,6 +298,7 @@ export class RingProducer {
       const head = Atomics.load(ctl, kHead);
       const word = Atomics.load(i64, kClaim);
       const tail = Number(BigInt.asUintN(32, word));
+      const seqLow = Number(BigInt.asUintN(32, word >> 32n));
       const index = tail & this.#mask;
       const toEnd = capacity - index;
       const padBytes = regionBytes <= toEnd ? 0 : toEnd;
@@ -274,31 +308,67 @@ export class RingProducer {
         this.#headSeen = head;
         return -1;
       }
-      // New word = tail + total (mod 2^32) in the low half, seq + frames (mod 2^32) in the high
-      // half, as one 64-bit add: cancel the carry out of the low half if the tail wraps 2^32.
-      let delta = frames * kTwo32 + total;
-      if (tail + total >= kTwo32) delta -= kTwo32;
-      const next = BigInt.asIntN(64, word + BigInt(delta));
+      const next = this.#nextWord(word, tail, total, frames);
       if (Atomics.compareExchange(i64, kClaim, word, next) !== word) continue;
-
-      // The region is ours. Its bytes are zero: the consumer zeroed them before the HEAD store
-      // we loaded above, and nothing else writes there until we publish.
-      let offset = index;
-      if (padBytes !== 0) {
-        if (padBytes >= kKindOffset + 4) this.view.setUint32(index + kKindOffset, kPadding, true);
-        Atomics.store(this.#words, index >> 2, padBytes);
-        offset = 0;
-      }
-      // Full seq from its low 32 bits: RESOLVED_SEQ, loaded after the CAS, is below our first
-      // seq (resolving a seq needs its frame drained, ours is not even published) and at most
-      // 2^31 below it (between them are only frames still in the ring, < 2^26 of them, and the
-      // writer's drained-but-unsynced ones, bounded by its sync interval). So the mod-2^32
-      // difference of the low bits is the true, positive difference.
-      const firstSeqLow = (Number(BigInt.asUintN(32, word >> 32n)) + 1) >>> 0;
-      const resolved = Number(Atomics.load(i64, kResolvedSeq));
-      this.claimedFirstSeq = resolved + ((firstSeqLow - (resolved >>> 0)) >>> 0);
-      return offset;
+      return this.#claimed(index, padBytes, next, tail, total, seqLow, frames);
     }
+  }
+
+  /**
+   * The CLAIM word after claiming `total` bytes (padding included) for `frames` frames: tail +
+   * total (mod 2^32) in the low half, seq + frames (mod 2^32) in the high half, as one 64-bit add
+   * that cancels the carry out of the low half when the tail wraps 2^32.
+   */
+  #nextWord(word: bigint, tail: number, total: number, frames: number): bigint {
+    let delta = frames * kTwo32 + total;
+    if (tail + total >= kTwo32) delta -= kTwo32;
+    let d = this.#deltas.get(delta);
+    if (d === undefined) {
+      if (this.#deltas.size >= kDeltaCacheMax) this.#deltas.clear();
+      d = BigInt(delta);
+      this.#deltas.set(delta, d);
+    }
+    // The int64 wrap of BigInt.asIntN(64, word + d), without its allocation when there is none.
+    const next = word + d;
+    return next > kMaxInt64 ? next - kTwo64 : next;
+  }
+
+  /**
+   * After a successful CAS from a word with halves `tail` / `seqLow` to `next`: writes the
+   * padding frame if any, remembers `next` for the fast path, sets {@link claimedFirstSeq} and
+   * returns the region's offset.
+   */
+  #claimed(
+    index: number,
+    padBytes: number,
+    next: bigint,
+    tail: number,
+    total: number,
+    seqLow: number,
+    frames: number,
+  ): number {
+    this.#word = next;
+    this.#wordTail = (tail + total) >>> 0;
+    this.#wordSeqLow = (seqLow + frames) >>> 0;
+    // The region is ours. Its bytes are zero: the consumer zeroed them before the HEAD store
+    // we loaded, and nothing else writes there until we publish.
+    let offset = index;
+    if (padBytes !== 0) {
+      if (padBytes >= kKindOffset + 4) this.view.setUint32(index + kKindOffset, kPadding, true);
+      Atomics.store(this.#words, index >> 2, padBytes);
+      offset = 0;
+    }
+    // Full seq from its low 32 bits: RESOLVED_SEQ, loaded after the CAS, is below our first
+    // seq (resolving a seq needs its frame drained, ours is not even published) and at most
+    // 2^31 below it (between them are only frames still in the ring, < 2^26 of them, and the
+    // writer's drained-but-unsynced ones, bounded by its sync interval). So the mod-2^32
+    // difference of the low bits is the true, positive difference. (This holds for the fast
+    // path's word too, even one that came back to the same value after 2^32 claims elsewhere:
+    // the CAS proved it is the current word, and nothing here depends on how it got there.)
+    const firstSeqLow = (seqLow + 1) >>> 0;
+    const resolved = Number(Atomics.load(this.#i64, kResolvedSeq));
+    this.claimedFirstSeq = resolved + ((firstSeqLow - (resolved >>> 0)) >>> 0);
+    return offset;
   }
 
   /**
