@@ -389,7 +389,7 @@ describe('RingProducer / RingConsumer, one thread', () => {
   });
 
   it('gets the right seq when CLAIM comes back to the word of its last claim after 2^32 claims elsewhere', () => {
-    const { sab, p, c, ctl } = ring(4096, 0);
+    const { p, c, ctl } = ring(4096, 0);
     expect(put(p, payloadOf(8, 1))).toBe(1);
     expect(drainAll(c).map((x) => x.seq)).toEqual([1]);
     c.release();

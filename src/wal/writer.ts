@@ -158,7 +158,7 @@ export class WalWriter {
     this.#segmentBytes = opts.segmentBytes;
     this.#segmentMaxAgeMs = opts.segmentMaxAgeMs;
     this.#nowUs = opts.nowUs ?? defaultNowUs;
-    this.#zeroFill = new ZeroFillAhead(opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes, opts.segmentBytes);
+    this.#zeroFill = new ZeroFillAhead(opts.zeroFillAheadBytes ?? kDefaultZeroFillAheadBytes);
     this.#zeroFiller = opts.zeroFiller ?? new InlineZeroFiller(wfs);
     this.#onSealed = opts.onSealed;
     this.#roll = opts.rollAt ? new CalendarRoll(opts.rollAt) : undefined;

@@ -36,18 +36,18 @@ export function writeZeros(wfs: WalFs, fd: number, from: number, to: number): vo
  * it. The writer moves {@link zeroedTo} when it writes past it or cuts the file back.
  */
 export class ZeroFillAhead {
-  /** Target distance (bytes) of zeros past the end of data; 0 disables zero-filling. */
+  /**
+   * Target distance (bytes) of zeros past the end of data; 0 disables zero-filling. The writer
+   * never requests zeros past `segmentBytes` (see `WalWriter`).
+   */
   readonly aheadBytes: number;
-  /** Zero-filling never goes past this (or the end of data, when that is further). */
-  readonly #segmentBytes: number;
   /** The file is known to be zeros (or end of file) from the end of data up to here. */
   zeroedTo = 0;
   /** An extension failed: no more attempts for this segment until {@link retry}. */
   #failed = false;
 
-  constructor(aheadBytes: number, segmentBytes: number) {
+  constructor(aheadBytes: number) {
     this.aheadBytes = aheadBytes;
-    this.#segmentBytes = segmentBytes;
   }
 
   /** A new segment (or a reopened one): zeros are known up to `zeroedTo`, earlier failures forgotten. */
