@@ -43,8 +43,18 @@ export type RouteMatch =
       readonly headers: Readonly<Record<string, string>>;
     };
 
-/** Parses the request target; undefined when it is not a URL path (e.g. `http://[`). */
-function pathOf(target: string | undefined): string | undefined {
+/**
+ * Parses the request target; undefined when it is not a URL path (e.g. `http://[`). A target that
+ * is a route's path, optionally followed by a query, is that path without building a `URL` (the
+ * hot path of every ingest request): the route paths are plain lower-case ASCII, which the URL
+ * parser leaves as they are, and the pathname of `path?query` is `path`.
+ */
+export function pathOf(target: string | undefined): string | undefined {
+  if (target !== undefined) {
+    const query = target.indexOf('?');
+    const raw = query < 0 ? target : target.slice(0, query);
+    if (kRoutes.has(raw)) return raw;
+  }
   try {
     return new URL(target ?? '/', 'http://localhost').pathname;
   } catch {
