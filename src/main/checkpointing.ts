@@ -4,12 +4,14 @@
  * requests and the final `close`. Every time it sends is the sink's clock, so the time notes
  * attest the same time the records are stamped with.
  */
+
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { CheckpointerStatus, CheckpointInfo } from '../compliance/checkpointer.js';
 import type { RecordProof } from '../compliance/prove.js';
 import { type ResolvedSigningOptions, signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
+import { workerExecArgv } from '../core/worker-exec-argv.js';
 import type { SealedSegment } from '../wal/sealed-segment.js';
 import type { CheckpointerInit, CheckpointerToMain, MainToCheckpointer } from '../workers/messages.js';
 
@@ -75,7 +77,10 @@ export class CheckpointerHandle {
     };
     let worker: Worker;
     try {
-      worker = new Worker(new URL('../workers/checkpointer/entry.js', import.meta.url), { workerData: init });
+      worker = new Worker(new URL('../workers/checkpointer/entry.js', import.meta.url), {
+        execArgv: workerExecArgv(),
+        workerData: init,
+      });
     } catch (err) {
       throw new IronlogError(
         ErrorCodes.CHECKPOINTER,

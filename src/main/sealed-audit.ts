@@ -8,9 +8,11 @@
  * The result goes to the sink's health (`degraded`, with the reasons), to
  * `ironlog_corruptions_total` and to the sink's `corruption` event.
  */
+
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, IronlogError } from '../core/errors.js';
+import { workerExecArgv } from '../core/worker-exec-argv.js';
 import type { IntegrityStatus } from '../monitoring/health.js';
 import { listSegmentFiles } from '../wal/segment.js';
 import type { VerifyProblem } from '../wal/verify.js';
@@ -57,7 +59,10 @@ export class SealedSegmentAudit {
         finish({ state: 'error', segmentsChecked: 0, bytesChecked: 0, problems: [], error: message });
       let worker: Worker;
       try {
-        worker = new Worker(new URL('../workers/sealed-check/entry.js', import.meta.url), { workerData: init });
+        worker = new Worker(new URL('../workers/sealed-check/entry.js', import.meta.url), {
+          execArgv: workerExecArgv(),
+          workerData: init,
+        });
       } catch (err) {
         failed(`cannot start the sealed-segment check: ${(err as Error).message}`);
         return;

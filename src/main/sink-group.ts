@@ -4,11 +4,13 @@
  * {@link Sink} over its own WAL directory `<root>/tenants/<tenantId>/`: its own seqs, hash chain,
  * keys, signing origin, lock and (with replication) object names. See `docs/multi-tenant.md`.
  */
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { resolveSigningOptions } from '../compliance/signing-options.js';
 import { ErrorCodes, IronlogError, invalidOption } from '../core/errors.js';
+import { workerExecArgv } from '../core/worker-exec-argv.js';
 import type { WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 import type { HealthOptions, HealthReport } from '../monitoring/health.js';
 import { tenantObjectPrefix } from '../replication/naming.js';
@@ -267,7 +269,9 @@ class GroupWriter {
 
   constructor() {
     try {
-      this.#worker = new Worker(new URL('../workers/writer/group-entry.js', import.meta.url));
+      this.#worker = new Worker(new URL('../workers/writer/group-entry.js', import.meta.url), {
+        execArgv: workerExecArgv(),
+      });
     } catch (err) {
       throw new IronlogError(ErrorCodes.INTERNAL, `cannot start the writer worker: ${(err as Error).message}`, {
         cause: err,

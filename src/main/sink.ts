@@ -2,6 +2,7 @@
  * `openSink()` and the {@link Sink}: the public face of the durable core. The sink owns the
  * writer worker and the directory lock; the main thread's {@link Producer} does the emitting.
  */
+
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ import { protectionDescriptor } from '../compliance/protection.js';
 import type { RecordProof } from '../compliance/prove.js';
 import { signerKeyOf } from '../compliance/signing-options.js';
 import { assertNever, ErrorCodes, IronlogError } from '../core/errors.js';
+import { workerExecArgv } from '../core/worker-exec-argv.js';
 import { CommitState, RingState } from '../groupcommit/commit-state.js';
 import { WriterStats, type WriterStatsSnapshot } from '../groupcommit/writer-stats.js';
 import { checkHealth, type HealthOptions, type HealthReport, type IntegrityStatus } from '../monitoring/health.js';
@@ -763,6 +765,7 @@ const startOwnWriter: WriterLauncher = async (init, transferList) => {
   let worker: Worker;
   try {
     worker = new Worker(new URL('../workers/writer/entry.js', import.meta.url), {
+      execArgv: workerExecArgv(),
       workerData: init,
       transferList: [...transferList],
     });

@@ -2,7 +2,9 @@
  * The upload pool of replication: piscina workers running `task.ts`. Wiring only; the sink creates
  * one per replicating sink and hands it to the `ReplicationManager` as its runner.
  */
+
 import { Piscina } from 'piscina';
+import { workerExecArgv } from '../../core/worker-exec-argv.js';
 import type {
   ReplicateResult,
   ReplicateRunner,
@@ -19,6 +21,7 @@ export function createReplicatorPool(maxThreads: number): ReplicateRunner {
   // Workers start from the compiled JS next to this file (Node 20 cannot load .ts in a worker).
   const pool = new Piscina({
     filename: new URL('./task.js', import.meta.url).href,
+    execArgv: workerExecArgv(),
     maxThreads,
     minThreads: 0,
     idleTimeout: kIdleTimeoutMs,

@@ -17,7 +17,9 @@
  *   f64[3] FROM, f64[4] TO, f64[5] DONE_TO  (byte offsets 24, 32, 40)
  * ```
  */
+
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from '../../core/worker-exec-argv.js';
 import type { ZeroFillExecutor, ZeroFillResult } from '../../wal/zero-fill.js';
 
 export const ZeroFillSlot = {
@@ -47,7 +49,10 @@ export class ThreadZeroFiller implements ZeroFillExecutor {
     const sab = new SharedArrayBuffer(kBlockBytes);
     this.#i32 = new Int32Array(sab);
     this.#f64 = new Float64Array(sab);
-    this.#worker = new Worker(new URL('./zero-fill-helper.js', import.meta.url), { workerData: { sab } });
+    this.#worker = new Worker(new URL('./zero-fill-helper.js', import.meta.url), {
+      execArgv: workerExecArgv(),
+      workerData: { sab },
+    });
     // The helper never keeps the writer alive, and its errors only stop zero-filling.
     this.#worker.unref();
     this.#worker.on('error', () => {});
