@@ -220,13 +220,11 @@ export function checks(summary, ratioList, harnessUsPerOp) {
  * over 1 ms per second (from its histogram); for the environment floor, the same count for its
  * bare write + fdatasync loop (the disk without the sink). Empty when neither was measured.
  */
-export function pacedFsyncNote(x, style = 'console') {
+export function pacedFsyncNote(x) {
   const w = x.writer ?? {};
   const parts = [];
   if (Number.isFinite(w.fsyncsOver10ms)) {
-    parts.push(
-      `writer fsyncs ${style === 'console' ? '>' : 'over'} 10 ms per round: ${w.fsyncsOver10ms} (slowest <= ${w.slowestFsyncBucketLeMs} ms)`,
-    );
+    parts.push(`writer fsyncs over 10 ms per round: ${w.fsyncsOver10ms} (slowest <= ${w.slowestFsyncBucketLeMs} ms)`);
   }
   if (Number.isFinite(w.fsyncsOver1msPerSec)) {
     const who = Number.isFinite(w.slowestFsyncMs)
@@ -329,7 +327,7 @@ export function markdownResults(report) {
       '',
     );
     for (const x of paced) {
-      lines.push(`- \`${x.id}\`: ${fmtMs(x.issueLagP99Ms)} ms${pacedFsyncNote(x, 'markdown')}`);
+      lines.push(`- \`${x.id}\`: ${fmtMs(x.issueLagP99Ms)} ms${pacedFsyncNote(x)}`);
     }
   }
   if (report.ratios.length) {

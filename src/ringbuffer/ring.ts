@@ -269,42 +269,32 @@ export class RingProducer {
     const ctl = this.#ctl;
     const i64 = this.#i64;
     const capacity = this.capacityBytes;
-    // Fast path: while no other producer claimed since our last claim, CLAIM still holds the word
-    // our CAS stored, so its halves are known without loading and unpacking it. Only the CAS
-    // decides: if it fails (another claim came between, or the guess is stale), the loop below
-    // does the general claim. HEAD is loaded before the CAS, as there (same argument: a CAS that
-    // succeeds proves the tail used is the current one).
-    const cached = this.#word;
-    if (cached !== undefined) {
-      const head = Atomics.load(ctl, kHead);
-      const tail = this.#wordTail;
-      const index = tail & this.#mask;
-      const toEnd = capacity - index;
-      const padBytes = regionBytes <= toEnd ? 0 : toEnd;
-      const total = padBytes + regionBytes;
-      if (((tail - head) >>> 0) + total <= capacity) {
-        const next = this.#nextWord(cached, tail, total, frames);
-        if (Atomics.compareExchange(i64, kClaim, cached, next) === cached) {
-          return this.#claimed(index, padBytes, next, tail, total, this.#wordSeqLow, frames);
-        }
-      }
-    }
-    for (;;) {
+    // First try: the word this producer's last CAS stored. While no other producer claimed since,
+    // CLAIM still holds it, so its halves are known without loading and unpacking it. It is only a
+    // guess: a guess that does not fit or whose CAS fails sends the loop to the general claim.
+    let word = this.#word;
+    let tail = this.#wordTail;
+    let seqLow = this.#wordSeqLow;
+    for (let guessed = word !== undefined; ; guessed = false) {
       // HEAD before CLAIM. HEAD never passes the tail that existed when it was stored, and both
       // only grow, so a HEAD loaded before the claim word is never ahead of the tail we read:
       // (tail - head) >>> 0 is the true used space or more (a stale HEAD only under-reports
       // free space). Loaded the other way round, a fresh HEAD against a stale tail would give a
-      // "negative" difference, i.e. a spuriously full ring.
+      // "negative" difference, i.e. a spuriously full ring. (A guessed word is the current one
+      // whenever its CAS succeeds; a stale guess can look full, so it is retried, not refused.)
       const head = Atomics.load(ctl, kHead);
-      const word = Atomics.load(i64, kClaim);
-      const tail = Number(BigInt.asUintN(32, word));
-      const seqLow = Number(BigInt.asUintN(32, word >> 32n));
+      if (!guessed || word === undefined) {
+        word = Atomics.load(i64, kClaim);
+        tail = Number(BigInt.asUintN(32, word));
+        seqLow = Number(BigInt.asUintN(32, word >> 32n));
+      }
       const index = tail & this.#mask;
       const toEnd = capacity - index;
       const padBytes = regionBytes <= toEnd ? 0 : toEnd;
       const total = padBytes + regionBytes;
       // capacity <= 2^30 and total < capacity: the sum cannot overflow.
       if (((tail - head) >>> 0) + total > capacity) {
+        if (guessed) continue;
         this.#headSeen = head;
         return -1;
       }

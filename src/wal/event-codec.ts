@@ -79,12 +79,7 @@ export class EventEncoder {
 
   /** Encodes one event (a view into msgpackr's buffer, which later calls do not overwrite). */
   encode(event: unknown): Buffer {
-    packingEvent = true;
-    try {
-      return this.#packr.pack(event);
-    } finally {
-      packingEvent = false;
-    }
+    return this.#pack(event, 0);
   }
 
   /**
@@ -94,9 +89,14 @@ export class EventEncoder {
    * dozen events (`RESET_BUFFER_MODE`; measured in bench/msgpack-options.mjs).
    */
   encodeTransient(event: unknown): Buffer {
+    return this.#pack(event, RESET_BUFFER_MODE);
+  }
+
+  /** msgpackr's pack with the Error hook on (`mode`: msgpackr's encode options, 0 for none). */
+  #pack(event: unknown, mode: number): Buffer {
     packingEvent = true;
     try {
-      return this.#packr.pack(event, RESET_BUFFER_MODE);
+      return this.#packr.pack(event, mode);
     } finally {
       packingEvent = false;
     }
